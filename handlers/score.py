@@ -1,0 +1,99 @@
+"""Lambda entry point for ``GET /v2/stamps/{scorer_id}/score/{address}``.
+
+Accepts API Gateway REST (v1), HTTP API (v2) and ALB events, lifts them into a ``ScoreRequest``, lets the core
+answer, and wraps the answer in the envelope the event source expects (the reference's four headers included).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from scorer_core import service
+from scorer_core.request import MISSING, ScoreRequest
+
+logger = Logger(service="passport-score")
+metrics = Metrics(namespace="PassportScore", service="passport-score")
+
+RESPONSE_HEADERS = {
+    "Content-Type": "application/json",
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "*",
+    "Access-Control-Allow-Headers": (
+        "Accept,Accept-Encoding,Authorization,Content-Type,Dnt,Origin,User-Agent,X-Csrftoken,"
+        "X-Requested-With,X-Api-Key"
+    ),
+}
+
+
+def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
+    """The transport-neutral request; HTTP API v2 events name the path ``rawPath`` and may omit the query."""
+    if event.get("version") == "2.0":
+        return ScoreRequest(
+            path=event.get("rawPath", ""),
+            headers=event.get("headers") or {},
+            query_params=event.get("queryStringParameters"),
+            body=event.get("body"),
+            is_base64_encoded=bool(event.get("isBase64Encoded", False)),
+            request_id=request_id,
+        )
+    return ScoreRequest(
+        path=event.get("path", ""),
+        headers=event.get("headers"),
+        query_params=event.get("queryStringParameters", MISSING),
+        body=event.get("body"),
+        is_base64_encoded=bool(event.get("isBase64Encoded", False)),
+        request_id=request_id,
+    )
+
+
+def to_response(event: dict[str, Any], outcome: service.Outcome) -> dict[str, Any]:
+    """The reference's envelope; ALB targets with multi-value headers get ``multiValueHeaders`` instead."""
+    response: dict[str, Any] = {"statusCode": outcome.status}
+    if event.get("version") != "2.0":
+        if outcome.status >= 400:
+            response["statusCategory"] = "4XX" if outcome.status < 500 else "5XX"
+        response["statusDescription"] = outcome.description
+    response["isBase64Encoded"] = False
+    if "elb" in (event.get("requestContext") or {}) and "multiValueHeaders" in event:
+        response["multiValueHeaders"] = {name: [value] for name, value in RESPONSE_HEADERS.items()}
+    else:
+        response["headers"] = dict(RESPONSE_HEADERS)
+    response["body"] = outcome.body
+    return response
+
+
+def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:
+    """Score one event; ``dry_run`` rolls everything back (shadow mode)."""
+    request_id = getattr(context, "aws_request_id", None)
+    started = time.perf_counter()
+    outcome = service.handle(to_request(event, request_id), dry_run=dry_run)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    logger.info(
+        "score request",
+        extra={
+            "status": outcome.status,
+            "dry_run": dry_run,
+            "duration_ms": round(elapsed_ms, 2),
+            "verification_ms": round(outcome.timings.verification_ms, 2),
+            "database_ms": round(outcome.timings.database_ms, 2),
+            "lifo_attempts": outcome.lifo_attempts,
+            "score_error": outcome.score_error,
+        },
+    )
+    return to_response(event, outcome)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    response = handle_event(event, context)
+    status = response["statusCode"]
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Status{status // 100}XX", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    return response

@@ -1,0 +1,425 @@
+"""All SQL of the service: one function per query or write batch, plain parameterised statements.
+
+Reads that only depend on the request are sent together in pipeline mode (one round trip); writes of a step are
+batched with ``unnest`` so their cost does not grow with the number of stamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from .analytics import AnalyticsRow
+from .api_keys import StoredApiKey
+from .models import Community, HashLink, HumanPointRow, HumanPointsFacts, LinkUpdate, NewLink, ScoreResult, Stamp
+
+Conn = psycopg.Connection[Any]
+
+_API_KEY = """
+SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, expiry_date
+FROM account_accountapikey WHERE prefix = %s
+"""
+
+# Candidates for the path's scorer id within the key's account: by external id, then by id. At most one row can
+# match the external id (it is unique) and one the id, except when the demo scorer is unset and the external id
+# is NULL, where the reference needs exactly one NULL row: LIMIT 3 is enough to tell.
+_COMMUNITIES = """
+SELECT c.id, c.external_scorer_id, c.rule, c.human_points_program, c.scorer_id, s.type,
+       w.scorer_ptr_id IS NOT NULL, b.scorer_ptr_id IS NOT NULL,
+       CASE s.type WHEN 'WEIGHTED' THEN w.weights WHEN 'WEIGHTED_BINARY' THEN b.weights END,
+       CASE s.type WHEN 'WEIGHTED' THEN w.threshold WHEN 'WEIGHTED_BINARY' THEN b.threshold END,
+       cu.id IS NOT NULL,
+       (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.name, o.weight) ORDER BY o.kind, o.id), '[]'::jsonb)
+          FROM (SELECT 1 AS kind, a.id, 'AllowList#' || l.name AS name, a.weight::text AS weight
+                  FROM account_allowlist a JOIN account_addresslist l ON l.id = a.address_list_id
+                 WHERE a.customization_id = cu.id
+                UNION ALL
+                SELECT 2, cc.id, r.provider_id, cc.weight::text
+                  FROM account_customcredential cc
+                  JOIN account_customcredentialruleset r ON r.id = cc.ruleset_id
+                 WHERE cc.customization_id = cu.id) o)
+FROM account_community c
+LEFT JOIN scorer_weighted_scorer s ON s.id = c.scorer_id
+LEFT JOIN scorer_weighted_weightedscorer w ON w.scorer_ptr_id = c.scorer_id
+LEFT JOIN scorer_weighted_binaryweightedscorer b ON b.scorer_ptr_id = c.scorer_id
+LEFT JOIN account_customization cu ON cu.scorer_id = c.id
+WHERE c.account_id = (SELECT account_id FROM account_accountapikey WHERE prefix = %(prefix)s)
+  AND (c.external_scorer_id IS NOT DISTINCT FROM %(external_id)s OR c.id = %(id)s)
+ORDER BY c.id
+LIMIT 3
+"""
+
+_CERAMIC_STAMPS = """
+SELECT c.id, c.provider, c.stamp, c.updated_at
+FROM ceramic_cache_ceramiccache c
+WHERE c.address = %s AND c.deleted_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
+ORDER BY c.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    api_key: StoredApiKey | None
+    communities: list[Community]
+    ceramic_rows: list[tuple[int, str, Any, datetime]]
+
+
+def load_request_context(
+    conn: Conn, prefix: str, external_id: str | None, community_id: int | None, address: str
+) -> RequestContext:
+    """Key, candidate communities and cached credentials in one round trip (pipeline mode).
+
+    Reading the communities and credentials before the key is verified is harmless: nothing is returned or
+    written unless verification passes.
+    """
+    with conn.pipeline():
+        key_cur = conn.execute(_API_KEY, (prefix,))
+        community_cur = conn.execute(
+            _COMMUNITIES, {"prefix": prefix, "external_id": external_id, "id": community_id}
+        )
+        ceramic_cur = conn.execute(_CERAMIC_STAMPS, (address,))
+    key_row = key_cur.fetchone()
+    return RequestContext(
+        api_key=StoredApiKey(*key_row) if key_row else None,
+        communities=[_community(row) for row in community_cur.fetchall()],
+        ceramic_rows=ceramic_cur.fetchall(),
+    )
+
+
+def _community(row: tuple[Any, ...]) -> Community:
+    return Community(
+        id=row[0],
+        external_scorer_id=row[1],
+        rule=row[2],
+        human_points_program=row[3],
+        scorer_id=row[4],
+        scorer_type=row[5],
+        has_weighted_row=row[6],
+        has_binary_row=row[7],
+        weights=row[8],
+        threshold=row[9],
+        has_customization=row[10],
+        custom_weights=tuple((name, weight) for name, weight in row[11]),
+    )
+
+
+def migrate_api_key(conn: Conn, key_id: str, digest: str) -> None:
+    conn.execute("UPDATE account_accountapikey SET hashed_key_sha256 = %s WHERE id = %s", (digest, key_id))
+
+
+# Get-or-create the passport (locked, so concurrent requests for one address run one after the other) and its
+# score, without burning identity values on re-scores. A concurrent first insert leaves both CTEs empty; the
+# caller then simply runs the statement again, which sees the committed row.
+_PASSPORT_AND_SCORE = """
+WITH found AS (
+    SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community)s FOR UPDATE
+), created AS (
+    INSERT INTO registry_passport (address, community_id, requires_calculation)
+    SELECT %(address)s, %(community)s, NULL WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT (address, community_id) DO NOTHING
+    RETURNING id
+), passport AS (
+    SELECT id FROM found UNION ALL SELECT id FROM created
+), score_found AS (
+    SELECT s.id FROM registry_score s JOIN passport p ON s.passport_id = p.id
+), score_created AS (
+    INSERT INTO registry_score (passport_id, score, last_score_timestamp, status, error, evidence,
+                                stamp_scores, stamps, expiration_date)
+    SELECT p.id, NULL, NULL, 'PROCESSING', NULL, NULL, NULL, NULL, NULL
+    FROM passport p WHERE NOT EXISTS (SELECT 1 FROM score_found)
+    ON CONFLICT (passport_id) DO NOTHING
+    RETURNING id
+)
+SELECT p.id, (SELECT id FROM score_found UNION ALL SELECT id FROM score_created LIMIT 1) FROM passport p
+"""
+
+_HASH_LINKS = """
+SELECT id, hash, address, expires_at FROM registry_hashscorerlink
+WHERE community_id = %s AND hash = ANY(%s::varchar[])
+"""
+
+_HUMAN_POINTS_FACTS = """
+SELECT
+  ARRAY(SELECT provider FROM registry_humanpoints WHERE address = %(address)s AND action = 'HKY'),
+  (SELECT count(*) FROM registry_humanpointscommunityqualifiedusers
+    WHERE address = %(address)s AND community_id <> %(community)s),
+  EXISTS (SELECT 1 FROM registry_humanpointscommunityqualifiedusers
+           WHERE address = %(address)s AND community_id = %(community)s),
+  EXISTS (SELECT 1 FROM registry_humanpoints WHERE address = %(address)s AND action = 'SCB'),
+  ARRAY(SELECT l.name FROM account_addresslist l JOIN account_addresslistmember m ON m.list_id = l.id
+         WHERE l.name = ANY(%(lists)s::varchar[]) AND m.address = %(address)s),
+  CASE WHEN %(count_mm2)s THEN (SELECT count(*) FROM registry_humanpoints WHERE action = 'MM2') ELSE 0 END,
+  ARRAY(SELECT DISTINCT action FROM registry_humanpoints
+         WHERE address = %(address)s AND action IN ('MM2', 'SOG', 'TCO'))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringState:
+    passport_id: int
+    score_id: int
+    links: list[HashLink]
+    human_points: HumanPointsFacts | None
+
+
+def load_scoring_state(
+    conn: Conn,
+    address: str,
+    community_id: int,
+    nullifiers: Sequence[str],
+    human_points_lists: Sequence[str] | None,
+    count_mm2: bool,
+) -> ScoringState:
+    """Passport and score rows (created if needed), the links of these nullifiers, Human Points facts: one trip."""
+    for _ in range(3):
+        with conn.pipeline():
+            ids_cur = conn.execute(_PASSPORT_AND_SCORE, {"address": address, "community": community_id})
+            links_cur = conn.execute(_HASH_LINKS, (community_id, list(nullifiers))) if nullifiers else None
+            facts_cur = (
+                conn.execute(
+                    _HUMAN_POINTS_FACTS,
+                    {
+                        "address": address,
+                        "community": community_id,
+                        "lists": list(human_points_lists),
+                        "count_mm2": count_mm2,
+                    },
+                )
+                if human_points_lists is not None
+                else None
+            )
+        ids = ids_cur.fetchone()
+        if ids is not None and ids[1] is not None:
+            return ScoringState(
+                passport_id=ids[0],
+                score_id=ids[1],
+                links=[HashLink(*row) for row in links_cur.fetchall()] if links_cur else [],
+                human_points=_facts(facts_cur.fetchone()) if facts_cur else None,
+            )
+    raise RuntimeError("could not get or create the passport and score rows")
+
+
+def _facts(row: Any) -> HumanPointsFacts:
+    return HumanPointsFacts(
+        hky_providers=frozenset(row[0]),
+        qualified_elsewhere=row[1],
+        already_qualified_here=row[2],
+        has_scb=row[3],
+        list_members=frozenset(row[4]),
+        mm2_count=row[5],
+        awarded=frozenset(row[6]),
+    )
+
+
+def hash_links(conn: Conn, community_id: int, nullifiers: Sequence[str]) -> list[HashLink]:
+    if not nullifiers:
+        return []
+    return [HashLink(*row) for row in conn.execute(_HASH_LINKS, (community_id, list(nullifiers))).fetchall()]
+
+
+_CREATE_LINKS = """
+INSERT INTO registry_hashscorerlink (hash, community_id, address, expires_at)
+SELECT u.hash, %s, u.address, u.expires_at
+FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[]) AS u(hash, address, expires_at)
+ORDER BY u.hash
+ON CONFLICT (hash, community_id) DO NOTHING
+RETURNING hash
+"""
+
+# Only rows still as they were read are changed: a link taken over by a concurrent request is left alone and
+# shows up as a missing id in RETURNING, which makes the caller retry against the new state.
+_UPDATE_LINKS = """
+UPDATE registry_hashscorerlink l SET address = u.address, expires_at = u.expires_at
+FROM (SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[], %s::timestamptz[])
+        AS t(id, address, expires_at, seen_address, seen_expires_at) ORDER BY id) u
+WHERE l.id = u.id AND l.address = u.seen_address AND l.expires_at = u.seen_expires_at
+RETURNING l.id
+"""
+
+
+def apply_links(
+    conn: Conn, community_id: int, create: Sequence[NewLink], update: Sequence[LinkUpdate]
+) -> bool:
+    """Write a LIFO plan inside a savepoint; False (and rolled back) when a concurrent request got there first."""
+    with conn.pipeline():
+        conn.execute("SAVEPOINT lifo_links")
+        created_cur = (
+            conn.execute(
+                _CREATE_LINKS,
+                (
+                    community_id,
+                    [link.hash for link in create],
+                    [link.address for link in create],
+                    [link.expires_at for link in create],
+                ),
+            )
+            if create
+            else None
+        )
+        updated_cur = (
+            conn.execute(
+                _UPDATE_LINKS,
+                (
+                    [link.id for link in update],
+                    [link.address for link in update],
+                    [link.expires_at for link in update],
+                    [link.seen_address for link in update],
+                    [link.seen_expires_at for link in update],
+                ),
+            )
+            if update
+            else None
+        )
+    created = len(created_cur.fetchall()) if created_cur else 0
+    updated = len(updated_cur.fetchall()) if updated_cur else 0
+    if created == len(create) and updated == len(update):
+        conn.execute("RELEASE SAVEPOINT lifo_links")
+        return True
+    conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
+    return False
+
+
+def rollback_links(conn: Conn) -> None:
+    """Undo a failed link write (e.g. a deadlock victim) so the attempt can be retried."""
+    conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreWrite:
+    """Everything a successful score writes after LIFO, applied in one round trip."""
+
+    passport_id: int
+    score_id: int
+    address: str
+    community_id: int
+    stamps: Sequence[Stamp]
+    dedup_events: Sequence[dict[str, Any]]
+    qualify: bool
+    human_points: Sequence[HumanPointRow]
+    score_event: dict[str, Any]
+    result: ScoreResult
+    now: datetime
+
+
+_DELETE_STAMPS = "DELETE FROM registry_stamp WHERE passport_id = %s"
+_INSERT_STAMPS = """
+INSERT INTO registry_stamp (passport_id, provider, credential)
+SELECT %s, u.provider, u.credential
+FROM unnest(%s::varchar[], %s::jsonb[]) WITH ORDINALITY AS u(provider, credential, n)
+ORDER BY u.n
+"""
+_INSERT_EVENTS = """
+INSERT INTO registry_event (action, address, community_id, created_at, data)
+SELECT %s, %s, %s, %s, u.data FROM unnest(%s::jsonb[]) WITH ORDINALITY AS u(data, n) ORDER BY u.n
+"""
+_QUALIFY = """
+INSERT INTO registry_humanpointscommunityqualifiedusers (address, community_id) VALUES (%s, %s)
+ON CONFLICT (address, community_id) DO NOTHING
+"""
+_INSERT_HUMAN_POINTS = """
+INSERT INTO registry_humanpoints (address, action, timestamp, tx_hash, chain_id, provider)
+SELECT %s, u.action, %s, u.tx_hash, u.chain_id, u.provider
+FROM unnest(%s::varchar[], %s::varchar[], %s::int[], %s::varchar[]) WITH ORDINALITY
+     AS u(action, tx_hash, chain_id, provider, n)
+ORDER BY u.n
+ON CONFLICT DO NOTHING
+"""
+_UPDATE_SCORE = """
+UPDATE registry_score SET score = %s, last_score_timestamp = %s, status = %s, error = %s, evidence = %s,
+       stamp_scores = %s, stamps = %s, expiration_date = %s
+WHERE id = %s
+"""
+
+
+def write_score(conn: Conn, write: ScoreWrite) -> None:
+    """Stamps, dedup events, Human Points, the SCORE_UPDATE event and the Score row, in the reference's order."""
+    result = write.result
+    with conn.pipeline():
+        conn.execute(_DELETE_STAMPS, (write.passport_id,))
+        if write.stamps:
+            conn.execute(
+                _INSERT_STAMPS,
+                (
+                    write.passport_id,
+                    [stamp.provider for stamp in write.stamps],
+                    [Jsonb(stamp.credential) for stamp in write.stamps],
+                ),
+            )
+        if write.dedup_events:
+            _insert_events(conn, "LDP", write, [Jsonb(data) for data in write.dedup_events])
+        if write.qualify:
+            conn.execute(_QUALIFY, (write.address, write.community_id))
+        if write.human_points:
+            conn.execute(
+                _INSERT_HUMAN_POINTS,
+                (
+                    write.address,
+                    write.now,
+                    [row.action for row in write.human_points],
+                    [row.tx_hash for row in write.human_points],
+                    [row.chain_id for row in write.human_points],
+                    [row.provider for row in write.human_points],
+                ),
+            )
+        _insert_events(conn, "SCU", write, [Jsonb(write.score_event)])
+        conn.execute(
+            _UPDATE_SCORE,
+            (
+                result.score,
+                result.last_score_timestamp,
+                "DONE",
+                None,
+                Jsonb(result.evidence),
+                Jsonb(result.stamp_scores),
+                Jsonb(result.stamps),
+                result.expiration_date,
+                write.score_id,
+            ),
+        )
+
+
+def _insert_events(conn: Conn, action: str, write: ScoreWrite, data: list[Jsonb]) -> None:
+    conn.execute(_INSERT_EVENTS, (action, write.address, write.community_id, write.now, data))
+
+
+def write_score_error(conn: Conn, score_id: int, error: str) -> None:
+    """The ERROR state: every result column cleared, the message kept."""
+    conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
+
+
+_INSERT_ANALYTICS = """
+INSERT INTO account_accountapikeyanalytics
+    (api_key_id, created_at, path, base_path, path_segments, query_params, payload, headers, response,
+     response_skipped, error, status_code)
+VALUES (%s, %s, %s, NULL, %s, %s, %s, %s, %s, false, %s, %s)
+"""
+
+
+def insert_analytics(conn: Conn, row: AnalyticsRow, now: datetime) -> None:
+    """JSON ``null`` values are stored as SQL NULL, as Django's JSONField does."""
+    conn.execute(
+        _INSERT_ANALYTICS,
+        (
+            row.api_key_id,
+            now,
+            row.path,
+            _jsonb(row.path_segments),
+            _jsonb(row.query_params),
+            _jsonb(row.payload),
+            _jsonb(row.headers),
+            Jsonb(row.response),
+            row.error,
+            row.status_code,
+        ),
+    )
+
+
+def _jsonb(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
