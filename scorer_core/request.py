@@ -16,6 +16,7 @@ class Missing(enum.Enum):
 
 
 MISSING = Missing.MISSING
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,9 @@ def as_community_id(scorer_id: str | None) -> int | None:
     except ValueError:
         return None
     return value if -(2**63) <= value < 2**63 else None
+
+
+def is_valid_address(address: str) -> bool:
+    """``(0x)?`` then 40 hex digits, checked on the lower-cased input, so any checksum casing passes."""
+    digits = address[2:] if address.startswith("0x") else address
+    return len(digits) == 40 and _HEX_DIGITS.issuperset(digits)

@@ -37,12 +37,18 @@ from .errors import (
 )
 from .models import Community, HumanPointRow, LifoPlan, Stamp
 from .ratelimit import is_limited, parse_rate
-from .request import ScoreRequest, as_community_id, demo_scorer_substitute, parse_body, path_arguments
+from .request import (
+    ScoreRequest,
+    as_community_id,
+    demo_scorer_substitute,
+    is_valid_address,
+    parse_body,
+    path_arguments,
+)
 from .settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-_ADDRESS_CHARS = frozenset("0123456789abcdef")
 LIFO_ATTEMPTS = 5
 
 
@@ -91,12 +97,6 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
         if row is not None:
             _record_analytics(row)
     return outcome
-
-
-def is_valid_address(address: str) -> bool:
-    """``(0x)?`` followed by 40 lower-case hex digits (the input is lower-cased first, so any checksum passes)."""
-    digits = address[2:] if address.startswith("0x") else address
-    return len(digits) == 40 and _ADDRESS_CHARS.issuperset(digits)
 
 
 def _error(error: RequestError) -> Outcome:
