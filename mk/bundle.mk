@@ -11,7 +11,7 @@ DEV_PYTHON ?= .venv/bin/python
 BUILD_DIR := .aws-sam/build
 ARM64_LAYER_BUILD_DIR := .aws-sam/build-arm64
 
-.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke serve
+.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke serve sam-local-db
 
 # SAM CLI gets its own virtualenv: see requirements-sam.txt for why.
 $(SAM): requirements-sam.txt
@@ -53,3 +53,9 @@ invoke:
 # http://127.0.0.1:3000: each request becomes an API Gateway REST event for the handler.
 serve:
 	$(DEV_PYTHON) -m tools.serve
+
+# For `sam local invoke|start-api` (Docker): the demo data in database scorer_demo of the host's
+# PostgreSQL, which events/env.local.json points the function at.
+SAM_LOCAL_DSN ?= postgresql://postgres@127.0.0.1:5432/scorer_demo
+sam-local-db:
+	$(DEV_PYTHON) -m tools.invoke --load-demo $(SAM_LOCAL_DSN)
