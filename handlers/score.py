@@ -68,32 +68,39 @@ def to_response(event: dict[str, Any], outcome: service.Outcome) -> dict[str, An
 
 def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:
     """Score one event; ``dry_run`` rolls everything back (shadow mode)."""
-    request_id = getattr(context, "aws_request_id", None)
+    return _serve(event, context, dry_run=dry_run)[0]
+
+
+def _serve(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], service.Outcome]:
     started = time.perf_counter()
-    outcome = service.handle(to_request(event, request_id), dry_run=dry_run)
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    outcome = service.handle(to_request(event, getattr(context, "aws_request_id", None)), dry_run=dry_run)
     logger.info(
         "score request",
         extra={
             "status": outcome.status,
             "dry_run": dry_run,
-            "duration_ms": round(elapsed_ms, 2),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "verification_ms": round(outcome.timings.verification_ms, 2),
             "database_ms": round(outcome.timings.database_ms, 2),
             "lifo_attempts": outcome.lifo_attempts,
             "score_error": outcome.score_error,
         },
     )
-    return to_response(event, outcome)
+    return to_response(event, outcome), outcome
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    response = handle_event(event, context)
-    status = response["statusCode"]
+    response, outcome = _serve(event, context, dry_run=False)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Status{status // 100}XX", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Status{outcome.status // 100}XX", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    if outcome.score_error is not None:
+        metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
+    if outcome.lifo_attempts > 1:
+        metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=outcome.lifo_attempts - 1)
+    if outcome.rate_limit_failed_open:
+        metrics.add_metric(name="RateLimitFailOpen", unit=MetricUnit.Count, value=1)
     return response
