@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -96,16 +97,16 @@ def valid_stamps(stamps: Sequence[Stamp], address: str, trusted: Sequence[str], 
     return [stamp for stamp, ok in zip(selected, proofs_ok, strict=True) if ok]
 
 
-_loop: asyncio.AbstractEventLoop | None = None
+_loops = threading.local()
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    """One private loop per process: DIDKit's binding is async, and a fresh loop per request costs ~0.3 ms."""
-    global _loop
-    if _loop is None:
-        _loop = asyncio.new_event_loop()
-        atexit.register(_loop.close)
-    return _loop
+    """A private loop per thread: DIDKit's binding is async, and a fresh loop per request costs ~0.3 ms."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
+    if loop is None:
+        loop = _loops.loop = asyncio.new_event_loop()
+        atexit.register(loop.close)
+    return loop
 
 
 def verify_proofs(credentials: Sequence[Any]) -> list[bool]:
