@@ -125,3 +125,32 @@ def _embedded_admin_dsn() -> str:
         _embedded_server = get_server(EMBEDDED_PGDATA, cleanup_mode="stop")
     uri: str = _embedded_server.get_uri()
     return uri
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tools.localdb dsn`` prints the admin DSN; ``exec -- CMD...`` runs CMD with a server up.
+
+    ``exec`` exports the admin DSN as TEST_DATABASE_URL and PARITY_ADMIN_DSN (unless already set) and keeps
+    an embedded server alive until CMD exits: that is how ``make parity`` runs where no PostgreSQL is
+    installed.
+    """
+    import subprocess
+
+    if argv[:1] == ["dsn"]:
+        print(admin_dsn())
+        return 0
+    if argv[:1] == ["exec"] and len(argv) > 1:
+        command = argv[2:] if argv[1] == "--" else argv[1:]
+        dsn = admin_dsn()
+        env = {**os.environ}
+        env.setdefault("TEST_DATABASE_URL", dsn)
+        env.setdefault("PARITY_ADMIN_DSN", dsn)
+        return subprocess.call(command, env=env)
+    print("usage: python -m tools.localdb dsn | exec -- COMMAND [ARGS...]")
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
