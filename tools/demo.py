@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", help="address to score (default: the demo address)")
     parser.add_argument("--reset", action="store_true", help="drop and recreate the demo database first")
     parser.add_argument("--stop", action="store_true", help="stop the embedded PostgreSQL and exit")
+    parser.add_argument("--logs", action="store_true", help="show the handler's JSON logs and metrics")
     args = parser.parse_args(argv)
     if args.stop:
         stop_embedded_server()
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     dsn = prepare_database(reset=args.reset)
     demo = load_demo_data(dsn)
-    configure_environment(dsn, demo.issuer_did)
+    configure_environment(dsn, demo.issuer_did, quiet=not args.logs)
     scorer_id = args.scorer_id or str(demo.community_id)
     address = args.address or demo.address
     step(
@@ -152,8 +153,11 @@ def load_demo_data(dsn: str) -> DemoData:
     return demo
 
 
-def configure_environment(dsn: str, issuer_did: str) -> None:
+def configure_environment(dsn: str, issuer_did: str, *, quiet: bool) -> None:
     """The service's settings for the demo; set before the handler is imported, which reads them."""
+    if quiet:  # the response is the point here; one JSON log line and one metrics line only distract
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.update(
         {
             "DATABASE_URL": dsn,

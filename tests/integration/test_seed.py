@@ -22,27 +22,10 @@ ROW_COUNTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def dsn(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The shared test database when the suite provides one, else a database of our own."""
-    try:
-        yield request.getfixturevalue("database_url")
-        return
-    except pytest.FixtureLookupError:
-        pass
-    from tools import localdb
-
-    own = localdb.create_database()
-    try:
-        yield own
-    finally:
-        localdb.drop_database(own)
-
-
 @pytest.fixture
-def conn(dsn: str) -> Iterator[psycopg.Connection[Any]]:
+def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """One transaction per test, rolled back, with foreign keys checked at once (not at commit)."""
-    with psycopg.connect(dsn) as connection:
+    with psycopg.connect(database_url) as connection:
         connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
         yield connection
         connection.rollback()
