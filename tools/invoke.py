@@ -167,13 +167,16 @@ def choose_runtime(build_dir: Path, python: str | None = None) -> Runtime:
     )
 
 
-def prepare_demo() -> None:
-    """The demo database (embedded PostgreSQL) with the demo data, and the demo's settings in os.environ."""
+def prepare_demo(*, quiet: bool) -> None:
+    """The demo database (embedded PostgreSQL) with the demo data, and the demo's settings in os.environ.
+
+    ``quiet`` turns the function's log and metrics lines off, as `tools.demo` does.
+    """
     from tools import demo
 
     dsn = demo.prepare_database(reset=False)
     data = demo.load_demo_data(dsn)
-    demo.configure_environment(dsn, data.issuer_did)
+    demo.configure_environment(dsn, data.issuer_did, quiet=quiet)
 
 
 def load_demo(dsn: str) -> None:
@@ -204,7 +207,8 @@ def load_demo(dsn: str) -> None:
 def child_environment(runtime: Runtime) -> dict[str, str]:
     """This environment (the demo's settings included) without its Python settings, plus the runtime's."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
-    env.update(LAMBDA_ENVIRONMENT)
+    for name, value in LAMBDA_ENVIRONMENT.items():
+        env.setdefault(name, value)
     env["LAMBDA_TASK_ROOT"] = str(runtime.pythonpath[0])
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in runtime.pythonpath)
     return env
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare status codes with events/expected.json")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="output of `sam build`")
     parser.add_argument("--python", help="interpreter for the function (default: a Python 3.12)")
+    parser.add_argument("--logs", action="store_true", help="keep the function's logs with --check")
     parser.add_argument("--load-demo", metavar="DSN", help="only load the demo data into this database")
     args = parser.parse_args(argv)
     if args.load_demo:
@@ -278,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runtime = choose_runtime(args.build_dir, args.python)
     print(f"runtime: {runtime.note}", file=sys.stderr)
-    prepare_demo()
+    prepare_demo(quiet=args.check and not args.logs)
     report, results = invoke(runtime, events, child_environment(runtime))
     print(
         f"cold start: handler imported in {report['import_ms']:.0f} ms on Python {report['python']}",

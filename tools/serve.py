@@ -158,7 +158,7 @@ def load_handler() -> Handler:
 
     dsn = demo.prepare_database(reset=False)
     data = demo.load_demo_data(dsn)
-    demo.configure_environment(dsn, data.issuer_did)
+    demo.configure_environment(dsn, data.issuer_did, quiet=False)
     guard_didkit_exit()
     handler: Handler = importlib.import_module("handlers.score").handler
     print(
