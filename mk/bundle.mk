@@ -11,8 +11,11 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 BUILD_DIR := .aws-sam/build
 ARM64_LAYER_BUILD_DIR := .aws-sam/build-arm64
 SAM_LOCAL_DSN ?= postgresql://postgres@127.0.0.1:5432/scorer_demo
+DEPLOY_ARCH ?= arm64
+CONFIG_ENV ?= staging
 
-.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke invoke-all serve sam-local-db
+.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke invoke-all serve sam-local-db \
+	deploy
 
 # SAM CLI gets its own virtualenv: see requirements-sam.txt for why.
 $(SAM): requirements-sam.txt
@@ -58,3 +61,8 @@ serve: install ## Serve the handler on http://127.0.0.1:3000 as API Gateway woul
 # events/env.local.json points `sam local` at this database on the host's PostgreSQL.
 sam-local-db: install ## Load the demo data into SAM_LOCAL_DSN, for sam local invoke/start-api
 	$(PY) -m tools.invoke --load-demo $(SAM_LOCAL_DSN)
+
+# sam deploy ships whatever the last build made: build for the architecture samconfig.toml deploys.
+deploy: $(SAM) ## Build for DEPLOY_ARCH (arm64) and sam deploy --config-env CONFIG_ENV (staging|prod)
+	$(MAKE) --no-print-directory build ARCH=$(DEPLOY_ARCH)
+	$(SAM_ENV) $(SAM) deploy --config-env $(CONFIG_ENV)
