@@ -94,7 +94,7 @@ class ReplayReport:
 
     def add_error(self, line: int, label: str | None, error: BaseException) -> None:
         self.errors.append(
-            {"line": line, "id": label, "error": f"{type(error).__name__}: {error}"[:MAX_TEXT]}
+            {"line": line, "label": label, "error": f"{type(error).__name__}: {error}"[:MAX_TEXT]}
         )
 
     def merge(self, other: dict[str, Any]) -> None:
@@ -144,7 +144,7 @@ class ReplayReport:
                     lines.append(f"      ... {len(result.differences) - SHOWN_DIFFERENCES} more")
         if self.errors:
             lines += ["", "errors"]
-            lines += [f"  line {e['line']} {e['id'] or ''} {e['error']}" for e in self.errors]
+            lines += [f"  line {e['line']} {e['label'] or ''} {e['error']}" for e in self.errors]
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
