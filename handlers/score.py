@@ -96,7 +96,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response, outcome = _serve(event, context, dry_run=False)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Status{outcome.status // 100}XX", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    metrics.add_metric(
+        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
     if outcome.score_error is not None:
         metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
     if outcome.lifo_attempts > 1:

@@ -91,7 +91,7 @@ def check_pbkdf2_sha256(key: str, encoded: str) -> bool:
     """
     parts = encoded.split("$", 3)
     if len(parts) != 4:
-        raise ValueError("not enough values to unpack (expected 4, got %d)" % len(parts))
+        raise ValueError(f"not enough values to unpack (expected 4, got {len(parts)})")
     algorithm, iterations_text, salt, _digest = parts
     iterations = int(iterations_text)
     if not salt:

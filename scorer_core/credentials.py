@@ -75,7 +75,8 @@ def field_errors(did: str, credential: Any) -> list[str]:
 def candidates(stamps: Sequence[Stamp], address: str, trusted: Sequence[str], now: datetime) -> list[Stamp]:
     """Stamps worth a proof check: unexpired, trusted issuer, well-formed, subject is this address.
 
-    The expiry is evaluated for every stamp before the issuer result is used, so a bad date is fatal even for an
+    The expiry is evaluated for every stamp before the issuer result is used, so a bad date is fatal even
+    for an
     untrusted stamp, as in the reference.
     """
     did = subject_did(address)

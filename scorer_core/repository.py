@@ -16,7 +16,16 @@ from psycopg.types.json import Jsonb
 
 from .analytics import AnalyticsRow
 from .api_keys import StoredApiKey
-from .models import Community, HashLink, HumanPointRow, HumanPointsFacts, LinkUpdate, NewLink, ScoreResult, Stamp
+from .models import (
+    Community,
+    HashLink,
+    HumanPointRow,
+    HumanPointsFacts,
+    LinkUpdate,
+    NewLink,
+    ScoreResult,
+    Stamp,
+)
 
 Conn = psycopg.Connection[Any]
 
@@ -25,8 +34,10 @@ SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, expir
 FROM account_accountapikey WHERE prefix = %s
 """
 
-# Candidates for the path's scorer id within the key's account: by external id, then by id. At most one row can
-# match the external id (it is unique) and one the id, except when the demo scorer is unset and the external id
+# Candidates for the path's scorer id within the key's account: by external id, then by id. At most one row
+# can
+# match the external id (it is unique) and one the id, except when the demo scorer is unset and the external
+# id
 # is NULL, where the reference needs exactly one NULL row: LIMIT 3 is enough to tell.
 _COMMUNITIES = """
 SELECT c.id, c.external_scorer_id, c.rule, c.human_points_program, c.scorer_id, s.type,
@@ -422,4 +433,3 @@ def insert_analytics(conn: Conn, row: AnalyticsRow, now: datetime) -> None:
 
 def _jsonb(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(value)
-

@@ -1,7 +1,8 @@
 """Score arithmetic and the JSON the Score row and the response carry.
 
 Weights are decoded like Django decodes jsonb (fractions become floats) and summed as ``Decimal(float)``, i.e. the
-float's exact binary expansion in a 28-digit context; that is why a sum reads ``0.7330000000000000126565424807``.
+float's exact binary expansion in a 28-digit context; that is why a sum reads
+``0.7330000000000000126565424807``.
 """
 
 from __future__ import annotations

@@ -24,9 +24,7 @@ def django_datetime(value: datetime) -> str:
     return text
 
 
-def score_event_data(
-    score_id: int, passport_id: int, result: ScoreResult
-) -> dict[str, Any]:
+def score_event_data(score_id: int, passport_id: int, result: ScoreResult) -> dict[str, Any]:
     """The serialized Score object stored in a SCU event (an object, not a one-element list)."""
     return {
         "model": "registry.score",
@@ -40,9 +38,7 @@ def score_event_data(
             "evidence": result.evidence,
             "stamp_scores": result.stamp_scores,
             "stamps": result.stamps,
-            "expiration_date": (
-                django_datetime(result.expiration_date) if result.expiration_date else None
-            ),
+            "expiration_date": (django_datetime(result.expiration_date) if result.expiration_date else None),
         },
     }
 

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -93,7 +94,9 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
     outcome.timings = timings
     if trace.api_key_id is not None and settings.ff_api_analytics and not dry_run:
         error_text = None if outcome.status == 200 else outcome.description
-        row = analytics_row(request, trace.api_key_id, trace.payload, outcome.body, error_text, outcome.status)
+        row = analytics_row(
+            request, trace.api_key_id, trace.payload, outcome.body, error_text, outcome.status
+        )
         if row is not None:
             _record_analytics(row)
     return outcome
@@ -255,7 +258,9 @@ def _score(
             points = human_points.stamp_actions(plan.kept, state.human_points.hky_providers)
             points += [
                 HumanPointRow(action, "", "")
-                for action in human_points.bonus_actions(state.human_points, settings.human_points_mta_enabled)
+                for action in human_points.bonus_actions(
+                    state.human_points, settings.human_points_mta_enabled
+                )
             ]
         repository.write_score(
             conn,
@@ -320,7 +325,7 @@ def _record_analytics(row: AnalyticsRow) -> None:
         log.exception("failed to store analytics")
 
 
-def _threshold(community: Community) -> scoring.Decimal:
+def _threshold(community: Community) -> Decimal:
     """Present once the scorer model check passed: the subclass column is NOT NULL."""
     if community.threshold is None:
         raise InternalError("scorer threshold missing")

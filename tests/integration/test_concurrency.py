@@ -37,8 +37,10 @@ def fire(world: World, addresses: list[str]) -> list[tuple[str, Response]]:
 
 def nullifiers_of(world: World, address: str) -> dict[str, list[str]]:
     rows = world.rows("SELECT provider, stamp FROM ceramic_cache_ceramiccache WHERE address = %s", address)
-    return {r["provider"]: [n for n in r["stamp"]["credentialSubject"]["nullifiers"] if n.startswith("v0")]
-            for r in rows}
+    return {
+        r["provider"]: [n for n in r["stamp"]["credentialSubject"]["nullifiers"] if n.startswith("v0")]
+        for r in rows
+    }
 
 
 def test_addresses_sharing_nullifiers(concurrent_world: World) -> None:
@@ -50,15 +52,21 @@ def test_addresses_sharing_nullifiers(concurrent_world: World) -> None:
         world.stamp(address, "Discord", nullifiers=[f"v0:discord-{index % 2}", f"v0:discord-own-{index}"])
     results = fire(world, addresses * 2)
 
-    for address, response in results:
+    for _address, response in results:
         assert response.status == 200, response.body
         assert response.body["error"] is None, response.body["error"]
         assert set(response.body["stamps"]) == {"Google", "Ens", "Discord"}
 
-    owners = {r["hash"]: r["address"] for r in world.rows("SELECT hash, address FROM registry_hashscorerlink")}
+    owners = {
+        r["hash"]: r["address"] for r in world.rows("SELECT hash, address FROM registry_hashscorerlink")
+    }
     assert world.count("registry_hashscorerlink") == len(owners)
-    final = {r["address"]: r["stamps"] for r in world.rows(
-        "SELECT p.address, s.stamps FROM registry_score s JOIN registry_passport p ON p.id = s.passport_id")}
+    final = {
+        r["address"]: r["stamps"]
+        for r in world.rows(
+            "SELECT p.address, s.stamps FROM registry_score s JOIN registry_passport p ON p.id = s.passport_id"
+        )
+    }
     assert set(final) == set(addresses)
     assert world.count("registry_score", "status <> 'DONE'") == 0
     for address in addresses:

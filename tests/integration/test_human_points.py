@@ -16,7 +16,9 @@ def points_world(world: World, configure: Callable[..., None]) -> World:
     configure(HUMAN_POINTS_ENABLED="true", HUMAN_POINTS_START_TIMESTAMP="0")
     with world.conn() as conn:
         seed.seed_human_points_config(conn)
-        conn.execute("UPDATE account_community SET human_points_program = true WHERE id = %s", (world.community_id,))
+        conn.execute(
+            "UPDATE account_community SET human_points_program = true WHERE id = %s", (world.community_id,)
+        )
     return world
 
 
@@ -28,7 +30,9 @@ def passing(world: World, address: str, *extra: str) -> None:
 
 
 def points(world: World) -> list[tuple[str, str, str, int]]:
-    rows = world.rows("SELECT action, tx_hash, provider, chain_id FROM registry_humanpoints ORDER BY action, provider")
+    rows = world.rows(
+        "SELECT action, tx_hash, provider, chain_id FROM registry_humanpoints ORDER BY action, provider"
+    )
     return [(r["action"], r["tx_hash"], r["provider"], r["chain_id"]) for r in rows]
 
 
@@ -57,7 +61,9 @@ def test_rotated_nullifier_adds_no_second_human_key(points_world: World) -> None
     assert [p for p in points(points_world) if p[2] == "Github"] == [("HKY", "v0:old", "Github", 0)]
 
 
-def test_failing_score_or_disabled_flag_writes_no_points(points_world: World, configure: Callable[..., None]) -> None:
+def test_failing_score_or_disabled_flag_writes_no_points(
+    points_world: World, configure: Callable[..., None]
+) -> None:
     failing = new_address()
     points_world.stamp(failing, "Google")
     points_world.score(failing)
@@ -88,7 +94,9 @@ def test_scoring_bonus_at_four_communities(points_world: World) -> None:
     assert [row["address"] for row in scb] == [address]
 
 
-def test_address_list_bonuses_and_the_metamask_cap(points_world: World, configure: Callable[..., None]) -> None:
+def test_address_list_bonuses_and_the_metamask_cap(
+    points_world: World, configure: Callable[..., None]
+) -> None:
     address, capped = new_address(), new_address()
     with points_world.conn() as conn:
         seed.insert_address_list(conn, "SeasonedPassportOGs", [address])

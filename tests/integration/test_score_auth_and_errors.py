@@ -74,7 +74,9 @@ def test_revoked_or_expired_keys_are_refused(world: World, change: dict[str, obj
 
 def test_demo_alias_and_demo_scorer(world: World, configure: Callable[..., str]) -> None:
     configure(
-        DEMO_API_KEY=world.key, DEMO_API_KEY_ALIASES='["demo-key"]', DEMO_API_SCORER_ID=str(world.community_id)
+        DEMO_API_KEY=world.key,
+        DEMO_API_KEY_ALIASES='["demo-key"]',
+        DEMO_API_SCORER_ID=str(world.community_id),
     )
     response = world.score(new_address(), key="demo-key", community=-1)
     assert response.status == 200
@@ -97,7 +99,9 @@ def test_invalid_json_body_is_500_with_null_payload(world: World) -> None:
 def test_base64_body_is_decoded_into_the_payload(world: World) -> None:
     body = base64.b64encode(b'{"hello": "world"}').decode()
     assert world.score(new_address(), body=body, isBase64Encoded=True).status == 200
-    assert world.rows("SELECT payload FROM account_accountapikeyanalytics")[0]["payload"] == {"hello": "world"}
+    assert world.rows("SELECT payload FROM account_accountapikeyanalytics")[0]["payload"] == {
+        "hello": "world"
+    }
 
 
 def test_missing_is_base64_flag_means_false(world: World) -> None:
@@ -222,4 +226,3 @@ def test_overlong_path_still_answers_and_skips_analytics(world: World) -> None:
     response = world.score("0x" + "ab" * 600)
     assert response.status == 400
     assert world.count("account_accountapikeyanalytics") == 0
-

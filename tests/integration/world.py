@@ -16,8 +16,18 @@ from psycopg.rows import dict_row
 
 from tools import credentials, seed
 
-WEIGHTS = {"Google": 0.525, "Ens": 0.208, "Linkedin": 1.531, "Discord": 0.516, "Github": 10.0, "Twitter": 10.0,
-           "SelfStakingBronze": 1.0, "TrustedCitizen": 1.0, "HolonymPhone": 1.0, "Lens": 0.23}
+WEIGHTS = {
+    "Google": 0.525,
+    "Ens": 0.208,
+    "Linkedin": 1.531,
+    "Discord": 0.516,
+    "Github": 10.0,
+    "Twitter": 10.0,
+    "SelfStakingBronze": 1.0,
+    "TrustedCitizen": 1.0,
+    "HolonymPhone": 1.0,
+    "Lens": 0.23,
+}
 EXPIRY = "2031-03-04T05:06:07.891Z"
 
 
@@ -82,16 +92,31 @@ class World:
         with psycopg.connect(self.url, autocommit=True) as conn:
             yield conn
 
-    def stamp(self, address: str, provider: str, *, expiration: str = EXPIRY, column_provider: str | None = None,
-              vc: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def stamp(
+        self,
+        address: str,
+        provider: str,
+        *,
+        expiration: str = EXPIRY,
+        column_provider: str | None = None,
+        vc: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Sign (or take) a credential and put it in the ceramic cache for ``address``."""
         vc = vc or credentials.issue_stamp(address, provider, expiration=expiration, **kwargs)
         with self.conn() as conn:
             seed.insert_ceramic_stamp(conn, address, vc, provider=column_provider)
         return vc
 
-    def score(self, address: str, *, community: int | str | None = None, key: str | None = None,
-              headers: dict[str, str] | None = None, **event_extra: Any) -> Response:
+    def score(
+        self,
+        address: str,
+        *,
+        community: int | str | None = None,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **event_extra: Any,
+    ) -> Response:
         from handlers.score import handler
 
         scorer = self.community_id if community is None else community

@@ -51,9 +51,7 @@ def test_expired_other_link_is_taken_over_and_own_link_refreshed() -> None:
 
 def test_partial_clash_backfills_under_the_holder() -> None:
     holder_expiry = NOW + timedelta(days=10)
-    result = plan(
-        [stamp("A", "v0:a", "v0:b")], [link(1, "v0:a", OTHER, holder_expiry)], ME, NOW, False
-    )
+    result = plan([stamp("A", "v0:a", "v0:b")], [link(1, "v0:a", OTHER, holder_expiry)], ME, NOW, False)
     assert result.kept == []
     assert [(n.hash, n.address, n.expires_at) for n in result.create] == [("v0:b", OTHER, holder_expiry)]
 

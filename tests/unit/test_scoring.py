@@ -15,9 +15,18 @@ def stamp(provider: str, expires: str = "2031-03-04T05:06:07.891Z") -> Stamp:
 
 def community(weights: object, custom: tuple[tuple[str, str], ...] | None = None) -> Community:
     return Community(
-        id=1, external_scorer_id=None, rule="LIFO", human_points_program=False, scorer_id=1,
-        scorer_type="WEIGHTED_BINARY", has_weighted_row=False, has_binary_row=True, weights=weights,
-        threshold=Decimal("20.00000"), has_customization=custom is not None, custom_weights=custom or (),
+        id=1,
+        external_scorer_id=None,
+        rule="LIFO",
+        human_points_program=False,
+        scorer_id=1,
+        scorer_type="WEIGHTED_BINARY",
+        has_weighted_row=False,
+        has_binary_row=True,
+        weights=weights,
+        threshold=Decimal("20.00000"),
+        has_customization=custom is not None,
+        custom_weights=custom or (),
     )
 
 
@@ -30,7 +39,9 @@ def test_float_weights_sum_exactly_as_the_reference() -> None:
 
 
 def test_string_weights_sum_exactly() -> None:
-    result = compute([stamp("Ens"), stamp("Google")], {}, {"Ens": "0.208", "Google": "0.525"}, Decimal("20"), NOW)
+    result = compute(
+        [stamp("Ens"), stamp("Google")], {}, {"Ens": "0.208", "Google": "0.525"}, Decimal("20"), NOW
+    )
     assert result.evidence["rawScore"] == "0.733"
 
 
@@ -55,7 +66,11 @@ def test_deduplicated_stamps_follow_with_raw_expiry() -> None:
     clash = stamp("Ens", "2031-01-01T00:00:00.000Z")
     result = compute([stamp("Google")], {"Ens": clash}, {"Google": 1}, Decimal("20"), NOW)
     assert list(result.stamps) == ["Google", "Ens"]
-    assert result.stamps["Ens"] == {"score": "0.00000", "dedup": True, "expiration_date": "2031-01-01T00:00:00.000Z"}
+    assert result.stamps["Ens"] == {
+        "score": "0.00000",
+        "dedup": True,
+        "expiration_date": "2031-01-01T00:00:00.000Z",
+    }
 
 
 def test_customization_overrides_and_none_weights_errors() -> None:

@@ -7,10 +7,15 @@ from scorer_core.serialization import django_datetime, error_body, score_body, s
 
 
 def test_django_datetime_formats() -> None:
-    assert django_datetime(datetime(2025, 10, 17, 13, 45, 12, 345678, tzinfo=UTC)) == "2025-10-17T13:45:12.345Z"
+    assert (
+        django_datetime(datetime(2025, 10, 17, 13, 45, 12, 345678, tzinfo=UTC)) == "2025-10-17T13:45:12.345Z"
+    )
     assert django_datetime(datetime(2025, 12, 1, 10, tzinfo=UTC)) == "2025-12-01T10:00:00Z"
     plus2 = timezone(timedelta(hours=2))
-    assert django_datetime(datetime(2025, 12, 1, 10, 0, 0, 123000, tzinfo=plus2)) == "2025-12-01T10:00:00.123+02:00"
+    assert (
+        django_datetime(datetime(2025, 12, 1, 10, 0, 0, 123000, tzinfo=plus2))
+        == "2025-12-01T10:00:00.123+02:00"
+    )
 
 
 def result(raw: str = "0.7330000000000000126565424807", threshold: str = "20.00000") -> ScoreResult:
@@ -29,8 +34,16 @@ def test_success_body_is_compact_and_ordered() -> None:
     assert body.startswith('{"address":"0xabc","score":"0.73300","passing_score":false,')
     parsed = json.loads(body)
     assert list(parsed) == [
-        "address", "score", "passing_score", "last_score_timestamp", "expiration_timestamp",
-        "threshold", "error", "stamps", "points_data", "possible_points_data",
+        "address",
+        "score",
+        "passing_score",
+        "last_score_timestamp",
+        "expiration_timestamp",
+        "threshold",
+        "error",
+        "stamps",
+        "points_data",
+        "possible_points_data",
     ]
     assert parsed["expiration_timestamp"] == "2025-12-01T10:00:00+00:00"
     assert parsed["last_score_timestamp"] == "2025-10-17T13:45:12.345678+00:00"
