@@ -49,8 +49,8 @@ format: install ## Format the code and apply ruff's safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-mypy: install ## Type-check scorer_core, handlers and tools
-	$(VENV)/bin/mypy scorer_core handlers tools
+mypy: install ## Type-check scorer_core, handlers, tools and mirror
+	$(VENV)/bin/mypy scorer_core handlers tools mirror
 
 parity: install ## Replay the recorded reference scenarios against the handler (both event shapes)
 	$(PY) -m tools.localdb exec -- $(PY) ../shared/parity/check.py --project . --event-shape both
