@@ -7,10 +7,17 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from scorer_core import db
 from scorer_core.settings import get_settings
 from tools import localdb
+
+# Hypothesis' timing checks (per-example deadline, slow input generation) fail at random on a loaded 2-core
+# CI machine; they measure the machine, not the code.
+hypothesis_settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("project")
 
 
 def _use_database(url: str | None) -> None:
