@@ -52,8 +52,13 @@ format: install ## Format the code and apply ruff's safe fixes
 mypy: install ## Type-check scorer_core, handlers, tools and mirror
 	$(VENV)/bin/mypy scorer_core handlers tools mirror
 
+# The rate-limit scenario needs a scratch Redis whose counters the checker resets: the local one, if any.
+PARITY_REDIS_URL ?= $(shell $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close(); \
+	print('redis://127.0.0.1:6379/0')" 2>/dev/null)
+
 parity: install ## Replay the recorded reference scenarios against the handler (both event shapes)
-	$(PY) -m tools.localdb exec -- $(PY) ../shared/parity/check.py --project . --event-shape both
+	PARITY_REDIS_URL=$(PARITY_REDIS_URL) \
+		$(PY) -m tools.localdb exec -- $(PY) ../shared/parity/check.py --project . --event-shape both
 
 clean: ## Remove caches, build output and the embedded database (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .aws-sam build dist .local/pgdata
