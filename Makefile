@@ -49,8 +49,8 @@ format: install ## Format the code and apply ruff's safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-mypy: install ## Type-check scorer_core, handlers, tools and mirror
-	$(VENV)/bin/mypy scorer_core handlers tools mirror
+mypy: install ## Type-check scorer_core, handlers, tools, mirror and bench
+	$(VENV)/bin/mypy scorer_core handlers tools mirror bench
 
 # The rate-limit scenario needs a scratch Redis whose counters the checker resets: the local one, if any.
 PARITY_REDIS_URL ?= $(shell $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close(); \
