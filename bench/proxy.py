@@ -1,7 +1,10 @@
 """A loopback TCP proxy between the handler and PostgreSQL that counts what crosses the wire.
 
 Round trips are counted as bursts: the client sending after the server has answered (or for the first
-time). Statements are read from the client's protocol messages: each simple ``Query`` and each extended
+time). A burst of nothing but ``Sync``/``Flush`` messages does not count: psycopg's pipeline sends those
+right after its statements, without waiting, and under load the server's first answers can slip in between;
+the next message with content in it starts the round trip instead. (``raw_bursts`` counts every burst.)
+Statements are read from the client's protocol messages: each simple ``Query`` and each extended
 ``Execute`` is one statement, classified by its SQL's first word so that transaction control (``BEGIN``,
 ``COMMIT``, ``SAVEPOINT`` ...) can be told apart from the work. Counting happens before a chunk is
 forwarded, so once the client has its answer, the counts of what led to it are complete.
@@ -31,6 +34,7 @@ class WireCounts:
     """What the client sent between two snapshots."""
 
     round_trips: int
+    raw_bursts: int
     statements: int
     transactions: int
     by_kind: dict[str, int]
@@ -43,6 +47,7 @@ class WireCounts:
         kinds = {k: n - before.by_kind.get(k, 0) for k, n in self.by_kind.items()}
         return WireCounts(
             round_trips=self.round_trips - before.round_trips,
+            raw_bursts=self.raw_bursts - before.raw_bursts,
             statements=self.statements - before.statements,
             transactions=self.transactions - before.transactions,
             by_kind={k: n for k, n in sorted(kinds.items()) if n},
@@ -53,8 +58,9 @@ class WireCounts:
 
 
 @dataclass
-class _Tally:
+class Tally:
     round_trips: int = 0
+    raw_bursts: int = 0
     transactions: int = 0
     statements: Counter[str] = field(default_factory=Counter)
     client_bytes: int = 0
@@ -63,21 +69,26 @@ class _Tally:
 
 
 class ClientMessages:
-    """Parses the frontend side of the PostgreSQL protocol and reports each executed statement's kind.
+    """Parses the frontend side of the PostgreSQL protocol: round trips, and each executed statement's kind.
 
     Transactions are counted as they end: an explicit ``COMMIT``/``ROLLBACK``, or a statement run outside
     any ``BEGIN`` (autocommit: its own transaction).
     """
 
-    def __init__(self, tally: _Tally) -> None:
+    def __init__(self, tally: Tally) -> None:
         self._tally = tally
         self._buffer = bytearray()
         self._started = False
         self._statements: dict[bytes, str] = {}  # prepared statement name -> kind
         self._portals: dict[bytes, str] = {}  # portal name -> kind
         self._in_transaction = False
+        self._answered = True  # the next message with content starts a round trip
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, *, after_answer: bool) -> None:
+        """Take a chunk the client sent; ``after_answer`` when the server had sent something since the last."""
+        if after_answer:
+            self._tally.raw_bursts += 1
+            self._answered = True
         self._buffer += data
         while True:
             message = self._next_message()
@@ -100,6 +111,10 @@ class ClientMessages:
         return kind, payload
 
     def _handle(self, kind: bytes, payload: bytes) -> None:
+        if self._answered and kind not in (b"S", b"H"):
+            self._answered = False
+            self._tally.round_trips += 1
+            self._tally.bursts.append([])
         if not self._started:
             (code,) = struct.unpack_from("!i", payload)
             self._started = code not in _UNTYPED_REQUESTS
@@ -138,7 +153,7 @@ class CountingProxy:
     def __init__(self, upstream_dsn: str) -> None:
         self._upstream = _upstream_address(upstream_dsn)
         self._lock = threading.Lock()
-        self._tally = _Tally()
+        self._tally = Tally()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._open: list[socket.socket] = []
@@ -150,6 +165,7 @@ class CountingProxy:
             statements = dict(tally.statements)
             return WireCounts(
                 round_trips=tally.round_trips,
+                raw_bursts=tally.raw_bursts,
                 statements=sum(statements.values()),
                 transactions=tally.transactions,
                 by_kind=statements,
@@ -206,12 +222,9 @@ class CountingProxy:
             while data := source.recv(_CHUNK):
                 with self._lock:
                     if side == "client":
-                        if link.last_sender != "client":
-                            self._tally.round_trips += 1
-                            self._tally.bursts.append([])
                         self._tally.client_bytes += len(data)
                         assert messages is not None
-                        messages.feed(data)
+                        messages.feed(data, after_answer=link.last_sender != "client")
                     else:
                         self._tally.server_bytes += len(data)
                     link.last_sender = side

@@ -271,6 +271,7 @@ def _cases(warm: dict[str, Any], trips: dict[str, Any]) -> list[dict[str, Any]]:
                 "split_ms": split(samples),
                 "database": {
                     "round_trips": wire.get("round_trips"),
+                    "raw_bursts": wire.get("raw_bursts"),
                     "core_statements": wire.get("core_statements"),
                     "wire_statements": wire.get("statements"),
                     "transactions": wire.get("transactions"),

@@ -53,11 +53,11 @@ EXPECTED = {"BEGIN": 1, "SELECT": 1, "INSERT": 2, "COMMIT": 1}
 
 
 def counted(*chunks: bytes) -> Tally:
+    """The chunks sent one after the other, without an answer in between: one round trip."""
     tally = Tally()
-    tally.bursts.append([])
     messages = ClientMessages(tally)
-    for chunk in chunks:
-        messages.feed(chunk)
+    for n, chunk in enumerate(chunks):
+        messages.feed(chunk, after_answer=n == 0)
     return tally
 
 
@@ -66,6 +66,7 @@ def test_statements_by_kind_and_transactions() -> None:
     assert dict(tally.statements) == EXPECTED
     # The explicit transaction, then the INSERT outside it (autocommit: a transaction of its own).
     assert tally.transactions == 2
+    assert (tally.round_trips, tally.raw_bursts) == (1, 1)
     assert tally.bursts == [["BEGIN", "SELECT", "INSERT", "COMMIT", "INSERT"]]
 
 
@@ -85,3 +86,17 @@ def test_a_rollback_ends_the_transaction() -> None:
     tally = counted(startup(), query("BEGIN"), extended("UPDATE x SET y = 1"), query("ROLLBACK"))
     assert tally.transactions == 1
     assert dict(tally.statements) == {"BEGIN": 1, "UPDATE": 1, "ROLLBACK": 1}
+
+
+def test_a_lone_sync_or_flush_after_an_answer_is_no_round_trip() -> None:
+    tally = Tally()
+    messages = ClientMessages(tally)
+    messages.feed(startup(), after_answer=True)
+    messages.feed(extended("SELECT 1")[:-5], after_answer=True)  # a pipeline: no Sync yet
+    messages.feed(
+        message(b"S", b"") + message(b"H", b""), after_answer=True
+    )  # a first answer came in between
+    messages.feed(extended("UPDATE x SET y = 1"), after_answer=True)  # the client waited for the answers
+    assert tally.raw_bursts == 4
+    assert tally.round_trips == 3
+    assert tally.bursts == [[], ["SELECT"], ["UPDATE"]]
