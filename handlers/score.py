@@ -6,6 +6,7 @@ answer, and wraps the answer in the envelope the event source expects (the refer
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -15,8 +16,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from scorer_core import service
 from scorer_core.request import MISSING, ScoreRequest
 
-logger = Logger(service="passport-score")
-metrics = Metrics(namespace="PassportScore", service="passport-score")
+# The template sets POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE; these defaults serve local runs.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-score")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PassportScore"), service=SERVICE)
 
 RESPONSE_HEADERS = {
     "Content-Type": "application/json",

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -110,18 +112,47 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+_VERIFIED_CAPACITY = 8192
+_verified: OrderedDict[bytes, None] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
 def verify_proofs(credentials: Sequence[Any]) -> list[bool]:
-    """Verify every proof with DIDKit at once (its work runs off the GIL, so gathering overlaps it)."""
+    """Verify every proof with DIDKit at once (its work runs off the GIL, so gathering overlaps it).
+
+    Proofs that verified before are remembered, by a digest of the exact JSON DIDKit was given, for the life of
+    the process: a warm Lambda re-scoring a passport then skips the most expensive step. Only successes are
+    kept, because a credential whose issuance lies in the future can fail now and pass later; expiry is checked
+    by the caller on every request, before this.
+    """
+    documents = [json.dumps(credential) for credential in credentials]
+    digests = [hashlib.sha256(document.encode()).digest() for document in documents]
+    with _verified_lock:
+        results: list[bool | None] = [True if digest in _verified else None for digest in digests]
+    pending = [index for index, known in enumerate(results) if known is None]
+    if pending:
+        for index, ok in zip(pending, _verify_with_didkit([documents[i] for i in pending]), strict=True):
+            results[index] = ok
+        with _verified_lock:
+            for index in pending:
+                if results[index]:
+                    _verified[digests[index]] = None
+            while len(_verified) > _VERIFIED_CAPACITY:
+                _verified.popitem(last=False)
+    return [bool(ok) for ok in results]
+
+
+def _verify_with_didkit(documents: Sequence[str]) -> list[bool]:
     import didkit  # imported on first use: it is the heaviest import of the service
 
-    async def verify(credential: Any) -> bool:
+    async def verify(document: str) -> bool:
         try:
-            result = json.loads(await didkit.verify_credential(json.dumps(credential), _PROOF_OPTIONS))
+            result = json.loads(await didkit.verify_credential(document, _PROOF_OPTIONS))
             return not result["errors"]
         except Exception:
             return False
 
     async def verify_all() -> list[bool]:
-        return list(await asyncio.gather(*(verify(credential) for credential in credentials)))
+        return list(await asyncio.gather(*(verify(document) for document in documents)))
 
     return _event_loop().run_until_complete(verify_all())

@@ -66,7 +66,7 @@ def is_limited(redis_url: str, prefix: str, rate: Rate, *, increment: bool = Tru
     client = _client(redis_url)
     if not increment:
         current = client.get(key)
-        return int(current or 0) + 1 > rate.count
+        return int(current or 0) > rate.count
     if client.set(key, 1, nx=True, ex=rate.seconds + _EXPIRY_FUDGE):
         count = 1
     elif client.exists(key):

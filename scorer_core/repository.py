@@ -187,7 +187,10 @@ def load_scoring_state(
     human_points_lists: Sequence[str] | None,
     count_mm2: bool,
 ) -> ScoringState:
-    """Passport and score rows (created if needed), the links of these nullifiers, Human Points facts: one trip."""
+    """Passport and score rows (created if needed), the links of these nullifiers, Human Points facts: one trip.
+
+    It ends by taking the ``scoring`` savepoint, which a scoring failure rolls back to before recording ERROR.
+    """
     for _ in range(3):
         with conn.pipeline():
             ids_cur = conn.execute(_PASSPORT_AND_SCORE, {"address": address, "community": community_id})
@@ -205,6 +208,7 @@ def load_scoring_state(
                 if human_points_lists is not None
                 else None
             )
+            conn.execute("SAVEPOINT scoring")
         ids = ids_cur.fetchone()
         if ids is not None and ids[1] is not None:
             return ScoringState(
@@ -254,17 +258,77 @@ RETURNING l.id
 """
 
 
-def apply_links(
-    conn: Conn, community_id: int, create: Sequence[NewLink], update: Sequence[LinkUpdate]
-) -> bool:
-    """Write a LIFO plan inside a savepoint; False (and rolled back) when a concurrent request got there first."""
+def rollback_links(conn: Conn) -> None:
+    """Undo an attempt whose links lost a race (or a deadlock), so it can be planned again."""
+    conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreWrite:
+    """Everything a successful score writes, applied in one round trip."""
+
+    passport_id: int
+    score_id: int
+    address: str
+    community_id: int
+    create_links: Sequence[NewLink]
+    update_links: Sequence[LinkUpdate]
+    stamps: Sequence[Stamp]
+    dedup_events: Sequence[dict[str, Any]]
+    qualify: bool
+    human_points: Sequence[HumanPointRow]
+    score_event: dict[str, Any]
+    result: ScoreResult
+    now: datetime
+
+
+_DELETE_STAMPS = "DELETE FROM registry_stamp WHERE passport_id = %s"
+_INSERT_STAMPS = """
+INSERT INTO registry_stamp (passport_id, provider, credential)
+SELECT %s, u.item ->> 0, u.item -> 1 FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(item, n)
+ORDER BY u.n
+"""
+# Events and stamps travel as one JSON document each: adapting a list of documents as a PostgreSQL array
+# literal costs far more (per-character escaping) than one json.dumps.
+_INSERT_EVENTS = """
+INSERT INTO registry_event (action, address, community_id, created_at, data)
+SELECT %s, %s, %s, %s, u.data FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(data, n) ORDER BY u.n
+"""
+_QUALIFY = """
+INSERT INTO registry_humanpointscommunityqualifiedusers (address, community_id) VALUES (%s, %s)
+ON CONFLICT (address, community_id) DO NOTHING
+"""
+_INSERT_HUMAN_POINTS = """
+INSERT INTO registry_humanpoints (address, action, timestamp, tx_hash, chain_id, provider)
+SELECT %s, u.action, %s, u.tx_hash, u.chain_id, u.provider
+FROM unnest(%s::varchar[], %s::varchar[], %s::int[], %s::varchar[]) WITH ORDINALITY
+     AS u(action, tx_hash, chain_id, provider, n)
+ORDER BY u.n
+ON CONFLICT DO NOTHING
+"""
+_UPDATE_SCORE = """
+UPDATE registry_score SET score = %s, last_score_timestamp = %s, status = %s, error = %s, evidence = %s,
+       stamp_scores = %s, stamps = %s, expiration_date = %s
+WHERE id = %s
+"""
+
+
+def write_score(conn: Conn, write: ScoreWrite) -> bool:
+    """Hash links, stamps, dedup events, Human Points, the SCORE_UPDATE event and the Score row: one trip.
+
+    Optimistic: everything is sent after a ``lifo_links`` savepoint, and only then are the link writes checked.
+    When a concurrent request got to a link first (an insert skipped, a guarded update missed), the attempt is
+    rolled back to the savepoint and False returned, so the caller plans again on fresh links.
+    """
+    result = write.result
+    create, update = write.create_links, write.update_links
     with conn.pipeline():
         conn.execute("SAVEPOINT lifo_links")
         created_cur = (
             conn.execute(
                 _CREATE_LINKS,
                 (
-                    community_id,
+                    write.community_id,
                     [link.hash for link in create],
                     [link.address for link in create],
                     [link.expires_at for link in create],
@@ -287,83 +351,14 @@ def apply_links(
             if update
             else None
         )
-    created = len(created_cur.fetchall()) if created_cur else 0
-    updated = len(updated_cur.fetchall()) if updated_cur else 0
-    if created == len(create) and updated == len(update):
-        conn.execute("RELEASE SAVEPOINT lifo_links")
-        return True
-    conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
-    return False
-
-
-def rollback_links(conn: Conn) -> None:
-    """Undo a failed link write (e.g. a deadlock victim) so the attempt can be retried."""
-    conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreWrite:
-    """Everything a successful score writes after LIFO, applied in one round trip."""
-
-    passport_id: int
-    score_id: int
-    address: str
-    community_id: int
-    stamps: Sequence[Stamp]
-    dedup_events: Sequence[dict[str, Any]]
-    qualify: bool
-    human_points: Sequence[HumanPointRow]
-    score_event: dict[str, Any]
-    result: ScoreResult
-    now: datetime
-
-
-_DELETE_STAMPS = "DELETE FROM registry_stamp WHERE passport_id = %s"
-_INSERT_STAMPS = """
-INSERT INTO registry_stamp (passport_id, provider, credential)
-SELECT %s, u.provider, u.credential
-FROM unnest(%s::varchar[], %s::jsonb[]) WITH ORDINALITY AS u(provider, credential, n)
-ORDER BY u.n
-"""
-_INSERT_EVENTS = """
-INSERT INTO registry_event (action, address, community_id, created_at, data)
-SELECT %s, %s, %s, %s, u.data FROM unnest(%s::jsonb[]) WITH ORDINALITY AS u(data, n) ORDER BY u.n
-"""
-_QUALIFY = """
-INSERT INTO registry_humanpointscommunityqualifiedusers (address, community_id) VALUES (%s, %s)
-ON CONFLICT (address, community_id) DO NOTHING
-"""
-_INSERT_HUMAN_POINTS = """
-INSERT INTO registry_humanpoints (address, action, timestamp, tx_hash, chain_id, provider)
-SELECT %s, u.action, %s, u.tx_hash, u.chain_id, u.provider
-FROM unnest(%s::varchar[], %s::varchar[], %s::int[], %s::varchar[]) WITH ORDINALITY
-     AS u(action, tx_hash, chain_id, provider, n)
-ORDER BY u.n
-ON CONFLICT DO NOTHING
-"""
-_UPDATE_SCORE = """
-UPDATE registry_score SET score = %s, last_score_timestamp = %s, status = %s, error = %s, evidence = %s,
-       stamp_scores = %s, stamps = %s, expiration_date = %s
-WHERE id = %s
-"""
-
-
-def write_score(conn: Conn, write: ScoreWrite) -> None:
-    """Stamps, dedup events, Human Points, the SCORE_UPDATE event and the Score row, in the reference's order."""
-    result = write.result
-    with conn.pipeline():
         conn.execute(_DELETE_STAMPS, (write.passport_id,))
         if write.stamps:
             conn.execute(
                 _INSERT_STAMPS,
-                (
-                    write.passport_id,
-                    [stamp.provider for stamp in write.stamps],
-                    [Jsonb(stamp.credential) for stamp in write.stamps],
-                ),
+                (write.passport_id, Jsonb([[stamp.provider, stamp.credential] for stamp in write.stamps])),
             )
         if write.dedup_events:
-            _insert_events(conn, "LDP", write, [Jsonb(data) for data in write.dedup_events])
+            _insert_events(conn, "LDP", write, list(write.dedup_events))
         if write.qualify:
             conn.execute(_QUALIFY, (write.address, write.community_id))
         if write.human_points:
@@ -378,7 +373,7 @@ def write_score(conn: Conn, write: ScoreWrite) -> None:
                     [row.provider for row in write.human_points],
                 ),
             )
-        _insert_events(conn, "SCU", write, [Jsonb(write.score_event)])
+        _insert_events(conn, "SCU", write, [write.score_event])
         conn.execute(
             _UPDATE_SCORE,
             (
@@ -393,15 +388,23 @@ def write_score(conn: Conn, write: ScoreWrite) -> None:
                 write.score_id,
             ),
         )
+    created = len(created_cur.fetchall()) if created_cur else 0
+    updated = len(updated_cur.fetchall()) if updated_cur else 0
+    if created == len(create) and updated == len(update):
+        return True
+    rollback_links(conn)
+    return False
 
 
-def _insert_events(conn: Conn, action: str, write: ScoreWrite, data: list[Jsonb]) -> None:
-    conn.execute(_INSERT_EVENTS, (action, write.address, write.community_id, write.now, data))
+def _insert_events(conn: Conn, action: str, write: ScoreWrite, data: list[dict[str, Any]]) -> None:
+    conn.execute(_INSERT_EVENTS, (action, write.address, write.community_id, write.now, Jsonb(data)))
 
 
 def write_score_error(conn: Conn, score_id: int, error: str) -> None:
-    """The ERROR state: every result column cleared, the message kept."""
-    conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
+    """Undo the scoring writes, then record the ERROR state: every result column cleared, the message kept."""
+    with conn.pipeline():
+        conn.execute("ROLLBACK TO SAVEPOINT scoring")
+        conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
 
 
 _INSERT_ANALYTICS = """

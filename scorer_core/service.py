@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +38,7 @@ from .errors import (
     as_request_error,
     driver_error_text,
 )
-from .models import Community, HumanPointRow, LifoPlan, Stamp
+from .models import Community, HumanPointRow, ScoreResult, Stamp
 from .ratelimit import is_limited, parse_rate
 from .request import (
     ScoreRequest,
@@ -59,6 +61,16 @@ class Timings:
 
     verification_ms: float = 0.0
     database_ms: float = 0.0
+
+
+@contextmanager
+def _timed(timings: Timings, field_name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        setattr(timings, field_name, getattr(timings, field_name) + elapsed)
 
 
 @dataclass(slots=True)
@@ -123,11 +135,10 @@ def _answer(
     address = raw_address.lower()
 
     def work(conn: psycopg.Connection[Any]) -> Outcome:
-        started = time.perf_counter()
-        context = repository.load_request_context(
-            conn, key_prefix(key), scorer_id, as_community_id(scorer_id), address
-        )
-        timings.database_ms += (time.perf_counter() - started) * 1000
+        with _timed(timings, "database_ms"):
+            context = repository.load_request_context(
+                conn, key_prefix(key), scorer_id, as_community_id(scorer_id), address
+            )
         stored = context.api_key
         now = datetime.now(UTC)
         if stored is None or not is_usable(stored, now):
@@ -216,104 +227,96 @@ def _score(
     failure: Exception | None = None
     valid: list[Stamp] = []
     nullifiers: list[str] = []
-    started = time.perf_counter()
     try:
-        valid = credentials.valid_stamps(stamps, address, settings.trusted_iam_issuers, datetime.now(UTC))
+        with _timed(timings, "verification_ms"):
+            valid = credentials.valid_stamps(stamps, address, settings.trusted_iam_issuers, datetime.now(UTC))
         if community.rule != "LIFO":
             raise lifo.InvalidRule()
         nullifiers = lifo.all_nullifiers(valid, settings.ff_multi_nullifier)
     except Exception as exc:
         failure = exc
-    timings.verification_ms += (time.perf_counter() - started) * 1000
 
     wants_points = settings.human_points_enabled and community.human_points_program
-    started = time.perf_counter()
-    state = repository.load_scoring_state(
-        conn,
-        address,
-        community.id,
-        nullifiers,
-        human_points.ALL_BONUS_LISTS if wants_points else None,
-        count_mm2=settings.human_points_mta_enabled,
-    )
-    conn.execute("SAVEPOINT scoring")
+    with _timed(timings, "database_ms"):
+        state = repository.load_scoring_state(
+            conn,
+            address,
+            community.id,
+            nullifiers,
+            human_points.ALL_BONUS_LISTS if wants_points else None,
+            count_mm2=settings.human_points_mta_enabled,
+        )
     try:
         if failure is not None:
             raise failure
-        plan = _deduplicate(conn, outcome, community.id, valid, state.links, address, nullifiers, settings)
-        result = scoring.compute(
-            plan.kept,
-            plan.clashing,
-            scoring.effective_weights(community),
-            _threshold(community),
-            datetime.now(UTC),
-        )
-        now = datetime.now(UTC)
-        points: list[HumanPointRow] = []
-        qualify = False
-        if state.human_points is not None and human_points.applies(
-            True, True, result.score, now, settings.human_points_start_timestamp
-        ):
-            qualify = True
-            points = human_points.stamp_actions(plan.kept, state.human_points.hky_providers)
-            points += [
-                HumanPointRow(action, "", "")
-                for action in human_points.bonus_actions(
-                    state.human_points, settings.human_points_mta_enabled
-                )
-            ]
-        repository.write_score(
-            conn,
-            repository.ScoreWrite(
-                passport_id=state.passport_id,
-                score_id=state.score_id,
-                address=address,
-                community_id=community.id,
-                stamps=plan.kept,
-                dedup_events=[
-                    lifo.dedup_event_data(stamp, community.id, settings.ff_multi_nullifier)
-                    for stamp in plan.clashing.values()
-                ],
-                qualify=qualify,
-                human_points=points,
-                score_event=serialization.score_event_data(state.score_id, state.passport_id, result),
-                result=result,
-                now=now,
-            ),
+        result = _deduplicate_and_write(
+            conn, outcome, community, address, valid, state, nullifiers, settings, timings
         )
         outcome.body = serialization.score_body(address, result, None)
     except Exception as exc:
         message = driver_error_text(exc) if isinstance(exc, psycopg.Error) else str(exc)
         log.warning("scoring failed; recording the ERROR state", extra={"error": message})
-        conn.execute("ROLLBACK TO SAVEPOINT scoring")
-        repository.write_score_error(conn, state.score_id, message)
+        with _timed(timings, "database_ms"):
+            repository.write_score_error(conn, state.score_id, message)
         outcome.score_error = message
         outcome.body = serialization.score_body(address, None, message)
-    timings.database_ms += (time.perf_counter() - started) * 1000
 
 
-def _deduplicate(
+def _deduplicate_and_write(
     conn: psycopg.Connection[Any],
     outcome: Outcome,
-    community_id: int,
-    stamps: list[Stamp],
-    links: list[Any],
+    community: Community,
     address: str,
+    stamps: list[Stamp],
+    state: repository.ScoringState,
     nullifiers: list[str],
     settings: Settings,
-) -> LifoPlan:
-    """Plan and write hash links; retry against fresh links when a concurrent request changed them."""
+    timings: Timings,
+) -> ScoreResult:
+    """Plan LIFO, compute the score and write everything; plan again when a concurrent request won a link."""
+    links = state.links
     for attempt in range(1, LIFO_ATTEMPTS + 1):
         outcome.lifo_attempts = attempt
-        plan = lifo.plan(stamps, links, address, datetime.now(UTC), settings.ff_multi_nullifier)
-        if not plan.create and not plan.update:
-            return plan
-        try:
-            if repository.apply_links(conn, community_id, plan.create, plan.update):
-                return plan
-        except psycopg.errors.DeadlockDetected:
-            repository.rollback_links(conn)
-        links = repository.hash_links(conn, community_id, nullifiers)
+        now = datetime.now(UTC)
+        plan = lifo.plan(stamps, links, address, now, settings.ff_multi_nullifier)
+        result = scoring.compute(
+            plan.kept, plan.clashing, scoring.effective_weights(community), _threshold(community), now
+        )
+        write = repository.ScoreWrite(
+            passport_id=state.passport_id,
+            score_id=state.score_id,
+            address=address,
+            community_id=community.id,
+            create_links=plan.create,
+            update_links=plan.update,
+            stamps=plan.kept,
+            dedup_events=[
+                lifo.dedup_event_data(stamp, community.id, settings.ff_multi_nullifier)
+                for stamp in plan.clashing.values()
+            ],
+            qualify=False,
+            human_points=[],
+            score_event=serialization.score_event_data(state.score_id, state.passport_id, result),
+            result=result,
+            now=now,
+        )
+        facts = state.human_points
+        if facts is not None and human_points.applies(
+            True, True, result.score, now, settings.human_points_start_timestamp
+        ):
+            points = human_points.stamp_actions(plan.kept, facts.hky_providers)
+            points += [
+                HumanPointRow(action, "", "")
+                for action in human_points.bonus_actions(facts, settings.human_points_mta_enabled)
+            ]
+            write = replace(write, qualify=True, human_points=points)
+        with _timed(timings, "database_ms"):
+            try:
+                if repository.write_score(conn, write):
+                    return result
+            except psycopg.errors.DeadlockDetected:
+                repository.rollback_links(conn)
+            links = repository.hash_links(conn, community.id, nullifiers)
     raise lifo.HashLinkConflict("Failed to save HashScorerLinks")
 
 
