@@ -169,6 +169,26 @@ class TimedHandler:
         db.run_autocommit = timed_autocommit
 
 
+def forget_verified_proofs() -> bool:
+    """Empty the core's cache of verified proofs, if it keeps one; True when it did.
+
+    A first score in production verifies credentials the warm process has not seen: the benchmark's first
+    scores must not find them cached from the previous iteration. Uses ``credentials.forget_verified()``
+    when the core offers it, else its cache object.
+    """
+    from scorer_core import credentials
+
+    hook = getattr(credentials, "forget_verified", None)
+    if callable(hook):
+        hook()
+        return True
+    cache = getattr(credentials, "_verified", None)
+    if cache is not None and callable(getattr(cache, "clear", None)):
+        cache.clear()
+        return True
+    return False
+
+
 def check_scored(case: Case, sample: Sample) -> dict[str, Any]:
     """The facts of a successful score, or an error naming the case: a benchmark of failures is useless."""
     body = json.loads(sample.body) if sample.body.startswith("{") else {}

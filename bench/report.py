@@ -134,6 +134,12 @@ def table(results: dict[str, Any]) -> str:
             ]
         )
     lines = [header, "", *_rows_to_text(rows, right_from=2)]
+    emptied = results.get("verification_cache_emptied_before_first_scores")
+    lines.append(
+        "re-score: the passport is already scored; first score: its passport, score, stamps, hash links, events"
+        " (and points) deleted before each call, untimed"
+        + ("; the core's verified-proof cache emptied too." if emptied else ".")
+    )
     lines.append(
         "times in ms; verify/db: the core's Outcome.timings; commit: pool checkout + commit; analytics: the"
         " separate analytics write; other: the rest (mean per request, parts add up to the mean)."

@@ -159,6 +159,7 @@ def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
         "cold_start": cold,
         "import_time": imports,
         "memory": {"peak_rss_mb": warm["peak_rss_mb"]},
+        "verification_cache_emptied_before_first_scores": warm.get("verification_cache_emptied"),
         "throughput": throughput,
     }
     results["metrics"] = report.flat_metrics(results)
@@ -280,6 +281,7 @@ def _cases(warm: dict[str, Any], trips: dict[str, Any]) -> list[dict[str, Any]]:
                     "server_bytes": wire.get("server_bytes"),
                     "round_trip_statements": wire.get("bursts"),
                 },
+                "peak_rss_mb_after": entry.get("peak_rss_mb_after"),
                 "samples_ms": [round(sample["total"], 3) for sample in samples],
             }
         )
