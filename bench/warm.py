@@ -9,6 +9,7 @@ warm process that never saw these credentials would have it. Ends with the proce
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -98,7 +99,18 @@ def _sample_json(sample: Sample) -> dict[str, float | None]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    """This process's peak resident set size.
+
+    Linux's ``getrusage`` ``ru_maxrss`` would also count the peak of the parent that spawned us (the kernel
+    carries the old address space's high-water mark over ``exec``), so ``VmHWM``, the peak of this process's
+    own address space, is read where it exists.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kilobytes) / 1024
 
 
 if __name__ == "__main__":
