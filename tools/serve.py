@@ -23,6 +23,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+from tools.lambda_context import LambdaContext
+
 RESOURCE = "/v2/stamps/{scorer_id}/score/{address}"
 ROUTE = re.compile(r"^/v2/stamps/(?P<scorer_id>[^/]+)/score/(?P<address>[^/]+)$")
 STAGE = "local"
@@ -30,24 +32,6 @@ STAGE = "local"
 NO_ROUTE_BODY = b'{"message":"Missing Authentication Token"}'
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-class LambdaContext:
-    """The context attributes the handler reads; a fresh request id per call."""
-
-    function_name = "ScoreFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:ScoreFunction:live"
-    memory_limit_in_mb = "1024"
-    log_group_name = "/aws/lambda/ScoreFunction"
-    log_stream_name = "local"
-
-    def __init__(self, request_id: str, timeout_s: float = 30.0) -> None:
-        self.aws_request_id = request_id
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def rest_event(

@@ -19,24 +19,12 @@ import pytest
 
 from scorer_core.settings import get_settings
 from tools import demo
+from tools.lambda_context import LambdaContext
 from tools.seed import DemoData, demo_dataset
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 EXPECTED: dict[str, int] = json.loads((EVENTS_DIR / "expected.json").read_text())
 NOT_EVENTS = {"expected.json", "env.local.json"}
-
-
-class Context:
-    aws_request_id = "test-events"
-    function_name = "ScoreFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:ScoreFunction:live"
-    memory_limit_in_mb = "1024"
-    log_group_name = "/aws/lambda/ScoreFunction"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture
@@ -68,7 +56,7 @@ def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
     from handlers.score import handler
 
     event = _load(name)
-    response = handler(event, Context())
+    response = handler(event, LambdaContext())
     assert response["statusCode"] == EXPECTED[name], response.get("body")
     headers = response.get("headers") or {k: ",".join(v) for k, v in response["multiValueHeaders"].items()}
     assert headers["Content-Type"] == "application/json"

@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tools import credentials, seed
+from tools.lambda_context import LambdaContext
 
 WEIGHTS = {
     "Google": 0.525,
@@ -31,17 +32,7 @@ WEIGHTS = {
 EXPIRY = "2031-03-04T05:06:07.891Z"
 
 
-class Context:
-    aws_request_id = "test-request"
-    function_name = "score"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:score"
-    memory_limit_in_mb = "512"
-    log_group_name = "/aws/lambda/score"
-    log_stream_name = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30000
+Context = LambdaContext  # the name the tests use
 
 
 _issued: dict[str, int] = {}
