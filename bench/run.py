@@ -55,7 +55,7 @@ class Plan:
     background: int = 3000
     cold_runs: int = 10
     workers: int = 4
-    throughput_requests: int = 100  # per worker
+    throughput_requests: int = 250  # per worker
 
     @classmethod
     def quick(cls) -> Plan:
