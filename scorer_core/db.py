@@ -43,14 +43,28 @@ class DeadConnection(Exception):
     """Internal: the connection died while a unit of work ran, before anything was committed."""
 
 
-def run_transaction(work: Callable[[psycopg.Connection[Any]], T], *, commit: bool = True) -> T:
-    """Run ``work(conn)`` in one transaction: commit, or roll back when ``commit=False`` or when it raises."""
-    return _run_with_retry(work, autocommit=False, commit=commit)
+Epilogue = Callable[["psycopg.Connection[Any]", T], None]
+
+
+def run_transaction(
+    work: Callable[[psycopg.Connection[Any]], T],
+    *,
+    commit: bool = True,
+    epilogue: Epilogue[T] | None = None,
+) -> T:
+    """Run ``work(conn)`` in one transaction: commit, or roll back when ``commit=False`` or when it raises.
+
+    The whole unit runs in pipeline mode and the transaction is opened and closed by explicit statements, so
+    ``BEGIN`` travels with the work's first statements and ``COMMIT`` with whatever ``epilogue(conn, result)``
+    queues: best-effort statements that run after the commit, outside the transaction, in the same round trip.
+    An epilogue failure is logged, never raised; it does not run when the unit rolls back.
+    """
+    return _run_with_retry(work, autocommit=False, commit=commit, epilogue=epilogue)
 
 
 def run_autocommit(work: Callable[[psycopg.Connection[Any]], T]) -> T:
     """Run ``work(conn)`` outside any transaction: for a best-effort write apart from the request's."""
-    return _run_with_retry(work, autocommit=True, commit=True)
+    return _run_with_retry(work, autocommit=True, commit=True, epilogue=None)
 
 
 def statement_count() -> int:
@@ -75,19 +89,31 @@ def pool_created() -> bool:
     return _pool is not None
 
 
-def _run_with_retry(work: Callable[[psycopg.Connection[Any]], T], *, autocommit: bool, commit: bool) -> T:
+def _run_with_retry(
+    work: Callable[[psycopg.Connection[Any]], T],
+    *,
+    autocommit: bool,
+    commit: bool,
+    epilogue: Epilogue[T] | None,
+) -> T:
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit)
+        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
     except DeadConnection as dead:
         logger.warning("database connection lost before commit, retrying once: %s", dead.__cause__)
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit)
+        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
     except DeadConnection as dead:
         assert dead.__cause__ is not None
         raise dead.__cause__ from None
 
 
-def _run_once(work: Callable[[psycopg.Connection[Any]], T], *, autocommit: bool, commit: bool) -> T:
+def _run_once(
+    work: Callable[[psycopg.Connection[Any]], T],
+    *,
+    autocommit: bool,
+    commit: bool,
+    epilogue: Epilogue[T] | None,
+) -> T:
     import psycopg
 
     global _unit_statements
@@ -95,10 +121,20 @@ def _run_once(work: Callable[[psycopg.Connection[Any]], T], *, autocommit: bool,
     conn = _checkout(pool)
     _unit_statements = 0
     try:
+        # Transactions are opened with an explicit BEGIN (see run_transaction), so the session itself
+        # stays in autocommit mode and psycopg never sends a BEGIN of its own, in a round trip of its own.
+        conn.autocommit = True
         if autocommit:
-            conn.autocommit = True
+            try:
+                return work(conn)
+            except psycopg.OperationalError as exc:
+                if conn.broken or conn.closed:
+                    raise DeadConnection() from exc
+                raise
         try:
-            result = work(conn)
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                result = work(conn)
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
                 raise DeadConnection() from exc
@@ -107,27 +143,39 @@ def _run_once(work: Callable[[psycopg.Connection[Any]], T], *, autocommit: bool,
         except BaseException:
             _rollback_quietly(conn)
             raise
-        if not autocommit:
-            # A failure here is not retried: the server may have committed before the connection dropped.
-            if commit:
-                conn.commit()
-            else:
-                conn.rollback()
+        # A failure from here on is not retried: the server may have committed before the connection dropped.
+        _finish(conn, result, commit, epilogue)
         return result
     finally:
-        if autocommit and not conn.closed:
-            conn.autocommit = False
         _returned_at[conn] = time.monotonic()
         pool.putconn(conn)
+
+
+def _finish(conn: psycopg.Connection[Any], result: T, commit: bool, epilogue: Epilogue[T] | None) -> None:
+    """COMMIT (or ROLLBACK) and the epilogue in one round trip; only the end of the transaction may raise."""
+    import psycopg
+
+    if not commit:
+        conn.execute("ROLLBACK")
+        return
+    try:
+        with conn.pipeline():
+            end = conn.execute("COMMIT")
+            if epilogue is not None:
+                epilogue(conn, result)
+    except psycopg.Error:
+        if end.pgresult is None or end.statusmessage != "COMMIT":
+            raise
+        logger.exception("a statement sent after the commit failed; the transaction itself committed")
 
 
 def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
     import psycopg
 
-    if conn.closed or conn.autocommit:
+    if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         return
     try:
-        conn.rollback()
+        conn.execute("ROLLBACK")
     except psycopg.Error:
         logger.warning("rollback failed; the pool will discard the connection", exc_info=True)
 
@@ -186,7 +234,7 @@ def _create_pool(settings: Settings) -> ConnectionPool[psycopg.Connection[Any]]:
         conninfo,
         min_size=1,
         max_size=settings.db_pool_max_size,
-        kwargs={"prepare_threshold": None, "autocommit": False, "cursor_factory": _counting_cursor_class()},
+        kwargs={"prepare_threshold": None, "autocommit": True, "cursor_factory": _counting_cursor_class()},
         timeout=float(settings.db_connect_timeout) * 2,
         name="scorer",
         open=False,

@@ -88,14 +88,15 @@ class Outcome:
 class _Trace:
     """What the wrapper learns along the way and needs after the transaction (analytics)."""
 
+    analytics: bool
     api_key_id: str | None = None
     payload: Any = None
 
 
 def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings | None = None) -> Outcome:
-    """Answer one request; write analytics afterwards (best effort, never in a dry run)."""
+    """Answer one request; the analytics row follows it (best effort, never in a dry run)."""
     settings = settings or get_settings()
-    trace = _Trace()
+    trace = _Trace(analytics=settings.ff_api_analytics and not dry_run)
     timings = Timings()
     try:
         outcome = _answer(request, trace, timings, settings, dry_run)
@@ -103,15 +104,20 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
         log.exception("score request failed")
         error = as_request_error(exc)
         outcome = Outcome(error.status, serialization.error_body(error.message), error.description)
-    outcome.timings = timings
-    if trace.api_key_id is not None and settings.ff_api_analytics and not dry_run:
-        error_text = None if outcome.status == 200 else outcome.description
-        row = analytics_row(
-            request, trace.api_key_id, trace.payload, outcome.body, error_text, outcome.status
-        )
+        # The transaction rolled back, and the analytics row with it: write it on its own.
+        row = _analytics(request, trace, outcome)
         if row is not None:
             _record_analytics(row)
+    outcome.timings = timings
     return outcome
+
+
+def _analytics(request: ScoreRequest, trace: _Trace, outcome: Outcome) -> AnalyticsRow | None:
+    """The row for an authenticated request, when analytics are on and the event allows one."""
+    if not trace.analytics or trace.api_key_id is None:
+        return None
+    error_text = None if outcome.status == 200 else outcome.description
+    return analytics_row(request, trace.api_key_id, trace.payload, outcome.body, error_text, outcome.status)
 
 
 def _error(error: RequestError) -> Outcome:
@@ -167,7 +173,12 @@ def _answer(
         except RequestError as exc:
             return _error(exc)
 
-    return db.run_transaction(work, commit=not dry_run)
+    def record_analytics(conn: psycopg.Connection[Any], outcome: Outcome) -> None:
+        row = _analytics(request, trace, outcome)
+        if row is not None:
+            repository.insert_analytics(conn, row, datetime.now(UTC))
+
+    return db.run_transaction(work, commit=not dry_run, epilogue=record_analytics)
 
 
 def _check_rate_limit(settings: Settings, prefix: str, rate: str | None, dry_run: bool) -> bool:

@@ -95,8 +95,13 @@ def test_autocommit_writes_at_once(dsn: str) -> None:
     assert db.run_autocommit(lambda conn: conn.autocommit) is True
     db.run_autocommit(insert_row)
     assert count_rows(dsn) == 1
-    # The pooled connection is back in transactional mode for the next unit of work.
-    assert db.run_transaction(lambda conn: conn.autocommit) is False
+    # A transactional unit of work on the same pooled connection runs inside BEGIN ... COMMIT.
+    def status(conn: psycopg.Connection[Any]) -> psycopg.pq.TransactionStatus:
+        with conn.pipeline():
+            conn.execute("SELECT 1")
+        return conn.info.transaction_status
+
+    assert db.run_transaction(status) == psycopg.pq.TransactionStatus.INTRANS
 
 
 def test_a_connection_killed_server_side_is_survived(dsn: str) -> None:
@@ -109,7 +114,7 @@ def test_a_connection_killed_server_side_is_survived(dsn: str) -> None:
         return insert_row(conn)
 
     assert db.run_transaction(work) == 1
-    assert len(attempts) == 2, "the dead connection was used once, then the unit of work was retried"
+    assert len(attempts) == 1, "the dead connection failed at BEGIN, and the unit ran once on a fresh one"
     assert count_rows(dsn) == 1
     assert db.run_transaction(backend_pid) != first_pid
 
@@ -170,12 +175,15 @@ def test_statements_are_counted_per_unit_of_work(dsn: str) -> None:
         with conn.cursor() as cur:
             cur.executemany("SELECT %s::int", [(1,), (2,), (3,), (4,)])
 
+    # A transactional unit also sends its BEGIN and COMMIT.
     before = db.total_statement_count()
     db.run_transaction(three_statements)
-    assert db.statement_count() == 3
+    assert db.statement_count() == 5
     db.run_transaction(batch)
-    assert db.statement_count() == 4
-    assert db.total_statement_count() - before == 7
+    assert db.statement_count() == 6
+    db.run_autocommit(three_statements)
+    assert db.statement_count() == 3
+    assert db.total_statement_count() - before == 14
 
 
 def test_no_prepared_statements_and_an_application_name(dsn: str) -> None:
