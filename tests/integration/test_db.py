@@ -95,6 +95,7 @@ def test_autocommit_writes_at_once(dsn: str) -> None:
     assert db.run_autocommit(lambda conn: conn.autocommit) is True
     db.run_autocommit(insert_row)
     assert count_rows(dsn) == 1
+
     # A transactional unit of work on the same pooled connection runs inside BEGIN ... COMMIT.
     def status(conn: psycopg.Connection[Any]) -> psycopg.pq.TransactionStatus:
         with conn.pipeline():
