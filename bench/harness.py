@@ -170,23 +170,15 @@ class TimedHandler:
 
 
 def forget_verified_proofs() -> bool:
-    """Empty the core's cache of verified proofs, if it keeps one; True when it did.
+    """Empty the core's cache of verified proofs; always True (kept as a flag in the results).
 
     A first score in production verifies credentials the warm process has not seen: the benchmark's first
-    scores must not find them cached from the previous iteration. Uses ``credentials.forget_verified()``
-    when the core offers it, else its cache object.
+    scores must not find them cached from the previous iteration.
     """
     from scorer_core import credentials
 
-    hook = getattr(credentials, "forget_verified", None)
-    if callable(hook):
-        hook()
-        return True
-    cache = getattr(credentials, "_verified", None)
-    if cache is not None and callable(getattr(cache, "clear", None)):
-        cache.clear()
-        return True
-    return False
+    credentials.forget_verified()
+    return True
 
 
 def check_scored(case: Case, sample: Sample) -> dict[str, Any]:
