@@ -16,13 +16,13 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.dataset import BenchData, Case
+from tools.lambda_context import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -44,23 +44,6 @@ class WorkerConfig:
     @staticmethod
     def write(path: Path, env: dict[str, str], dsn: str, data: BenchData, options: dict[str, Any]) -> None:
         path.write_text(json.dumps({"env": env, "dsn": dsn, "data": data.to_json(), "options": options}))
-
-
-class LambdaContext:
-    """The attributes of the Lambda runtime's context object that the handler reads."""
-
-    function_name = "passport-score-bench"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:passport-score-bench"
-    memory_limit_in_mb = "512"
-    log_group_name = "/aws/lambda/passport-score-bench"
-    log_stream_name = "bench"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def score_event(case: Case, api_key: str) -> dict[str, Any]:
