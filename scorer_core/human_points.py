@@ -31,10 +31,16 @@ ALL_BONUS_LISTS: tuple[str, ...] = (METAMASK_LIST, *(name for name, _ in BONUS_L
 SCORING_BONUS_ACTION, SCORING_BONUS_COMMUNITIES = "SCB", 4
 
 
-def applies(
-    enabled: bool, human_points_program: bool, score: Decimal, now: datetime, start_timestamp: int
-) -> bool:
-    return enabled and human_points_program and score == Decimal("1") and now.timestamp() >= start_timestamp
+def is_earned(score: Decimal, now: datetime, start_timestamp: int) -> bool:
+    """A passing (binary) score once the program has started; the caller checks the flag and the community."""
+    return score == Decimal("1") and now.timestamp() >= start_timestamp
+
+
+def rows_earned(stamps: Sequence[Stamp], facts: HumanPointsFacts, mta_enabled: bool) -> list[HumanPointRow]:
+    """Every point row a passing score writes (duplicates are left to the unique constraint)."""
+    rows = stamp_actions(stamps, facts.hky_providers)
+    rows += [HumanPointRow(action, "", "") for action in bonus_actions(facts, mta_enabled)]
+    return rows
 
 
 def stamp_actions(stamps: Sequence[Stamp], hky_providers: frozenset[str]) -> list[HumanPointRow]:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,7 +38,7 @@ from .errors import (
     as_request_error,
     driver_error_text,
 )
-from .models import Community, HumanPointRow, ScoreResult, Stamp
+from .models import Community, ScoreResult, Stamp
 from .ratelimit import is_limited, parse_rate
 from .request import (
     ScoreRequest,
@@ -293,6 +293,10 @@ def _deduplicate_and_write(
         result = scoring.compute(
             plan.kept, plan.clashing, scoring.effective_weights(community), _threshold(community), now
         )
+        facts = state.human_points
+        earns_points = facts is not None and human_points.is_earned(
+            result.score, now, settings.human_points_start_timestamp
+        )
         write = repository.ScoreWrite(
             passport_id=state.passport_id,
             score_id=state.score_id,
@@ -305,22 +309,16 @@ def _deduplicate_and_write(
                 lifo.dedup_event_data(stamp, community.id, settings.ff_multi_nullifier)
                 for stamp in plan.clashing.values()
             ],
-            qualify=False,
-            human_points=[],
+            qualify=earns_points,
+            human_points=(
+                human_points.rows_earned(plan.kept, facts, settings.human_points_mta_enabled)
+                if earns_points and facts is not None
+                else []
+            ),
             score_event=serialization.score_event_data(state.score_id, state.passport_id, result),
             result=result,
             now=now,
         )
-        facts = state.human_points
-        if facts is not None and human_points.applies(
-            True, True, result.score, now, settings.human_points_start_timestamp
-        ):
-            points = human_points.stamp_actions(plan.kept, facts.hky_providers)
-            points += [
-                HumanPointRow(action, "", "")
-                for action in human_points.bonus_actions(facts, settings.human_points_mta_enabled)
-            ]
-            write = replace(write, qualify=True, human_points=points)
         with _timed(timings, "database_ms"):
             try:
                 if repository.write_score(conn, write):
