@@ -78,6 +78,11 @@ def plan(
                 existing = own.get(value) or forfeited.get(value)
                 if existing is None:
                     result.create.append(NewLink(value, address, expires_at))
+                elif existing.address == address and existing.expires_at == expires_at:
+                    # Already ours with this expiry (the usual re-score). The reference rewrites it with the
+                    # same values; skipping that changes no row. No concurrent request can take it meanwhile:
+                    # the stamp is unexpired, so to everyone else the link is a clash.
+                    continue
                 else:
                     result.update.append(
                         LinkUpdate(

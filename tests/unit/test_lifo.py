@@ -78,3 +78,10 @@ def test_a_backfilled_nullifier_makes_later_stamps_clash() -> None:
 
 def test_all_nullifiers_concatenates_with_duplicates() -> None:
     assert all_nullifiers([stamp("A", "v0:a"), stamp("B", "v0:a", "v1:z")], True) == ["v0:a", "v0:a", "v1:z"]
+
+
+def test_an_own_link_that_already_has_this_expiry_is_left_alone() -> None:
+    expires = datetime.fromisoformat(EXP)
+    result = plan([stamp("A", "v0:a")], [link(1, "v0:a", ME, expires)], ME, NOW, False)
+    assert [s.provider for s in result.kept] == ["A"]
+    assert result.create == [] and result.update == []
