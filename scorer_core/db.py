@@ -23,6 +23,7 @@ from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import Pipeline
     from psycopg_pool import ConnectionPool
 
 T = TypeVar("T")
@@ -37,6 +38,8 @@ _pool: ConnectionPool[psycopg.Connection[Any]] | None = None
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
 _unit_statements = 0
 _total_statements = 0
+# The pipeline of each connection's running transactional unit (tests run units on several threads).
+_pipelines: weakref.WeakKeyDictionary[psycopg.Connection[Any], Pipeline] = weakref.WeakKeyDictionary()
 
 
 class DeadConnection(Exception):
@@ -131,42 +134,64 @@ def _run_once(
                 if conn.broken or conn.closed:
                     raise DeadConnection() from exc
                 raise
-        try:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                result = work(conn)
-        except psycopg.OperationalError as exc:
-            if conn.broken or conn.closed:
-                raise DeadConnection() from exc
-            _rollback_quietly(conn)
-            raise
-        except BaseException:
-            _rollback_quietly(conn)
-            raise
-        # A failure from here on is not retried: the server may have committed before the connection dropped.
-        _finish(conn, result, commit, epilogue)
-        return result
+        return _run_transaction_on(conn, work, commit, epilogue)
     finally:
         _returned_at[conn] = time.monotonic()
         pool.putconn(conn)
 
 
-def _finish(conn: psycopg.Connection[Any], result: T, commit: bool, epilogue: Epilogue[T] | None) -> None:
-    """COMMIT (or ROLLBACK) and the epilogue in one round trip; only the end of the transaction may raise."""
+def _run_transaction_on(
+    conn: psycopg.Connection[Any],
+    work: Callable[[psycopg.Connection[Any]], T],
+    commit: bool,
+    epilogue: Epilogue[T] | None,
+) -> T:
+    """The whole unit in one pipeline: BEGIN leaves with the work's first batch, COMMIT with the epilogue."""
     import psycopg
 
-    if not commit:
-        conn.execute("ROLLBACK")
-        return
+    end: psycopg.Cursor[Any] | None = None
     try:
-        with conn.pipeline():
-            end = conn.execute("COMMIT")
-            if epilogue is not None:
+        with conn.pipeline() as pipeline:
+            _pipelines[conn] = pipeline
+            conn.execute("BEGIN")
+            result = work(conn)
+            # Sent with the epilogue when the pipeline closes. Not retried if it fails: the server may have
+            # committed before the connection dropped.
+            end = conn.execute("COMMIT" if commit else "ROLLBACK")
+            if commit and epilogue is not None:
                 epilogue(conn, result)
-    except psycopg.Error:
+    except psycopg.Error as exc:
+        if end is None:
+            if isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed):
+                raise DeadConnection() from exc
+            _rollback_quietly(conn)
+            raise
         if end.pgresult is None or end.statusmessage != "COMMIT":
             raise
         logger.exception("a statement sent after the commit failed; the transaction itself committed")
+    except BaseException:
+        if end is None:
+            _rollback_quietly(conn)
+        raise
+    finally:
+        _pipelines.pop(conn, None)
+    return result
+
+
+def recover(conn: psycopg.Connection[Any]) -> None:
+    """After a statement of the unit failed, sync its pipeline so the server accepts statements again.
+
+    The transaction stays open (in its failed state until the caller rolls back to a savepoint).
+    """
+    import psycopg
+
+    pipeline = _pipelines.get(conn)
+    if pipeline is None:
+        return
+    try:
+        pipeline.sync()
+    except psycopg.Error:
+        logger.debug("errors of already-failed statements ignored while syncing", exc_info=True)
 
 
 def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:

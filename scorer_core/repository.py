@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from . import db
 from .analytics import AnalyticsRow
 from .api_keys import StoredApiKey
 from .models import (
@@ -89,12 +90,11 @@ def load_request_context(
     Reading the communities and credentials before the key is verified is harmless: nothing is returned or
     written unless verification passes.
     """
-    with conn.pipeline():
-        key_cur = conn.execute(_API_KEY, (prefix,))
-        community_cur = conn.execute(
-            _COMMUNITIES, {"prefix": prefix, "external_id": external_id, "id": community_id}
-        )
-        ceramic_cur = conn.execute(_CERAMIC_STAMPS, (address,))
+    key_cur = conn.execute(_API_KEY, (prefix,))
+    community_cur = conn.execute(
+        _COMMUNITIES, {"prefix": prefix, "external_id": external_id, "id": community_id}
+    )
+    ceramic_cur = conn.execute(_CERAMIC_STAMPS, (address,))
     key_row = key_cur.fetchone()
     return RequestContext(
         api_key=StoredApiKey(*key_row) if key_row else None,
@@ -192,23 +192,22 @@ def load_scoring_state(
     It ends by taking the ``scoring`` savepoint, which a scoring failure rolls back to before recording ERROR.
     """
     for _ in range(3):
-        with conn.pipeline():
-            ids_cur = conn.execute(_PASSPORT_AND_SCORE, {"address": address, "community": community_id})
-            links_cur = conn.execute(_HASH_LINKS, (community_id, list(nullifiers))) if nullifiers else None
-            facts_cur = (
-                conn.execute(
-                    _HUMAN_POINTS_FACTS,
-                    {
-                        "address": address,
-                        "community": community_id,
-                        "lists": list(human_points_lists),
-                        "count_mm2": count_mm2,
-                    },
-                )
-                if human_points_lists is not None
-                else None
+        ids_cur = conn.execute(_PASSPORT_AND_SCORE, {"address": address, "community": community_id})
+        links_cur = conn.execute(_HASH_LINKS, (community_id, list(nullifiers))) if nullifiers else None
+        facts_cur = (
+            conn.execute(
+                _HUMAN_POINTS_FACTS,
+                {
+                    "address": address,
+                    "community": community_id,
+                    "lists": list(human_points_lists),
+                    "count_mm2": count_mm2,
+                },
             )
-            conn.execute("SAVEPOINT scoring")
+            if human_points_lists is not None
+            else None
+        )
+        conn.execute("SAVEPOINT scoring")
         ids = ids_cur.fetchone()
         if ids is not None and ids[1] is not None:
             return ScoringState(
@@ -260,6 +259,7 @@ RETURNING l.id
 
 def rollback_links(conn: Conn) -> None:
     """Undo an attempt whose links lost a race (or a deadlock), so it can be planned again."""
+    db.recover(conn)
     conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
 
 
@@ -322,72 +322,72 @@ def write_score(conn: Conn, write: ScoreWrite) -> bool:
     """
     result = write.result
     create, update = write.create_links, write.update_links
-    with conn.pipeline():
-        conn.execute("SAVEPOINT lifo_links")
-        created_cur = (
-            conn.execute(
-                _CREATE_LINKS,
-                (
-                    write.community_id,
-                    [link.hash for link in create],
-                    [link.address for link in create],
-                    [link.expires_at for link in create],
-                ),
-            )
-            if create
-            else None
-        )
-        updated_cur = (
-            conn.execute(
-                _UPDATE_LINKS,
-                (
-                    [link.id for link in update],
-                    [link.address for link in update],
-                    [link.expires_at for link in update],
-                    [link.seen_address for link in update],
-                    [link.seen_expires_at for link in update],
-                ),
-            )
-            if update
-            else None
-        )
-        conn.execute(_DELETE_STAMPS, (write.passport_id,))
-        if write.stamps:
-            conn.execute(
-                _INSERT_STAMPS,
-                (write.passport_id, Jsonb([[stamp.provider, stamp.credential] for stamp in write.stamps])),
-            )
-        if write.dedup_events:
-            _insert_events(conn, "LDP", write, list(write.dedup_events))
-        if write.qualify:
-            conn.execute(_QUALIFY, (write.address, write.community_id))
-        if write.human_points:
-            conn.execute(
-                _INSERT_HUMAN_POINTS,
-                (
-                    write.address,
-                    write.now,
-                    [row.action for row in write.human_points],
-                    [row.tx_hash for row in write.human_points],
-                    [row.chain_id for row in write.human_points],
-                    [row.provider for row in write.human_points],
-                ),
-            )
-        _insert_events(conn, "SCU", write, [write.score_event])
+    conn.execute("SAVEPOINT lifo_links")
+    created_cur = (
         conn.execute(
-            _UPDATE_SCORE,
+            _CREATE_LINKS,
             (
-                result.score,
-                result.last_score_timestamp,
-                "DONE",
-                None,
-                Jsonb(result.evidence),
-                Jsonb(result.stamp_scores),
-                Jsonb(result.stamps),
-                result.expiration_date,
-                write.score_id,
+                write.community_id,
+                [link.hash for link in create],
+                [link.address for link in create],
+                [link.expires_at for link in create],
             ),
         )
+        if create
+        else None
+    )
+    updated_cur = (
+        conn.execute(
+            _UPDATE_LINKS,
+            (
+                [link.id for link in update],
+                [link.address for link in update],
+                [link.expires_at for link in update],
+                [link.seen_address for link in update],
+                [link.seen_expires_at for link in update],
+            ),
+        )
+        if update
+        else None
+    )
+    conn.execute(_DELETE_STAMPS, (write.passport_id,))
+    if write.stamps:
+        conn.execute(
+            _INSERT_STAMPS,
+            (write.passport_id, Jsonb([[stamp.provider, stamp.credential] for stamp in write.stamps])),
+        )
+    if write.dedup_events:
+        _insert_events(conn, "LDP", write, list(write.dedup_events))
+    if write.qualify:
+        conn.execute(_QUALIFY, (write.address, write.community_id))
+    if write.human_points:
+        conn.execute(
+            _INSERT_HUMAN_POINTS,
+            (
+                write.address,
+                write.now,
+                [row.action for row in write.human_points],
+                [row.tx_hash for row in write.human_points],
+                [row.chain_id for row in write.human_points],
+                [row.provider for row in write.human_points],
+            ),
+        )
+    _insert_events(conn, "SCU", write, [write.score_event])
+    score_cur = conn.execute(
+        _UPDATE_SCORE + " RETURNING id",
+        (
+            result.score,
+            result.last_score_timestamp,
+            "DONE",
+            None,
+            Jsonb(result.evidence),
+            Jsonb(result.stamp_scores),
+            Jsonb(result.stamps),
+            result.expiration_date,
+            write.score_id,
+        ),
+    )
+    score_cur.fetchone()  # waits for the whole batch, and raises the first error in it
     created = len(created_cur.fetchall()) if created_cur else 0
     updated = len(updated_cur.fetchall()) if updated_cur else 0
     if created == len(create) and updated == len(update):
@@ -402,9 +402,9 @@ def _insert_events(conn: Conn, action: str, write: ScoreWrite, data: list[dict[s
 
 def write_score_error(conn: Conn, score_id: int, error: str) -> None:
     """Undo the scoring writes, then record the ERROR state: every result column cleared, the message kept."""
-    with conn.pipeline():
-        conn.execute("ROLLBACK TO SAVEPOINT scoring")
-        conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
+    db.recover(conn)
+    conn.execute("ROLLBACK TO SAVEPOINT scoring")
+    conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
 
 
 _INSERT_ANALYTICS = """

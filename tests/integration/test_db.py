@@ -145,7 +145,7 @@ def test_only_one_retry(dsn: str) -> None:
 
     def always_dies(conn: psycopg.Connection[Any]) -> None:
         attempts.append(1)
-        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())").fetchone()
 
     with pytest.raises(psycopg.OperationalError):
         db.run_transaction(always_dies)
