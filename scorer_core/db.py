@@ -6,7 +6,9 @@ Shaped for RDS Proxy behind a Lambda that serves one request at a time:
   connections idle for 1800 s, and a frozen Lambda environment can sit idle for that long); a recently
   used one is not, which saves a round trip per request;
 - a connection that turns out dead during a unit of work, before its commit, costs one retry on a fresh
-  connection: the transaction died with the connection, so nothing was written.
+  connection: the transaction died with the connection, so nothing was written;
+- a transactional unit runs in one pipeline with explicit BEGIN and COMMIT, so neither costs a round trip of
+  its own: statements go out as they are queued, and the client waits only when it fetches a result.
 
 psycopg, the pool and the AWS SDK are imported on first use, not when this module is imported.
 """
