@@ -54,19 +54,31 @@ def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
 
 
 def to_response(event: dict[str, Any], outcome: service.Outcome) -> dict[str, Any]:
-    """The reference's envelope; ALB targets with multi-value headers get ``multiValueHeaders`` instead."""
+    """The envelope of the event's source (agreed deviation 9).
+
+    ALB targets get the reference's ``statusDescription`` (and ``statusCategory`` on errors), and
+    ``multiValueHeaders`` when the target group sends them; API Gateway's proxy integration answers 502 to any
+    key beyond ``statusCode``, ``headers``, ``multiValueHeaders``, ``body`` and ``isBase64Encoded``.
+    """
     response: dict[str, Any] = {"statusCode": outcome.status}
-    if event.get("version") != "2.0":
+    from_alb = _is_alb(event)
+    if from_alb:
         if outcome.status >= 400:
             response["statusCategory"] = "4XX" if outcome.status < 500 else "5XX"
         response["statusDescription"] = outcome.description
     response["isBase64Encoded"] = False
-    if "elb" in (event.get("requestContext") or {}) and "multiValueHeaders" in event:
+    if from_alb and "multiValueHeaders" in event:
         response["multiValueHeaders"] = {name: [value] for name, value in RESPONSE_HEADERS.items()}
     else:
         response["headers"] = dict(RESPONSE_HEADERS)
     response["body"] = outcome.body
     return response
+
+
+def _is_alb(event: Any) -> bool:
+    """An ALB target-group event: ``requestContext.elb`` (whatever else the event holds)."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    return isinstance(context, dict) and "elb" in context
 
 
 def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:

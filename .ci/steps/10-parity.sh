@@ -26,6 +26,10 @@ elif command -v redis-server >/dev/null; then
 fi
 
 args=(--project . --event-shape both)
+# PARITY_FAMILY narrows the run to one route family (v2, embed or ceramic-cache); by default every family runs.
+if [[ -n "${PARITY_FAMILY:-}" ]]; then
+  args+=(--only-family "$PARITY_FAMILY")
+fi
 if [[ -z "${PARITY_REDIS_URL:-}" ]]; then
   echo "10-parity: WARNING no Redis available; the rate-limit scenario is left out"
   mapfile -t scenarios < <(.venv/bin/python "$PARITY_DIR/make_fixtures.py" list | cut -d: -f1 | grep -vx ratelimit_exceeded)
