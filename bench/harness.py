@@ -81,7 +81,8 @@ class TimedHandler:
 
     def __init__(self) -> None:
         from handlers.score import handler
-        from scorer_core import db, service
+        from scorer_core import db
+        from scorer_core.v2 import service
 
         self._handler: Handler = handler
         self._parts: dict[str, float] = {}
@@ -158,7 +159,7 @@ def forget_verified_proofs() -> bool:
     A first score in production verifies credentials the warm process has not seen: the benchmark's first
     scores must not find them cached from the previous iteration.
     """
-    from scorer_core import credentials
+    from scorer_core.pipeline import credentials
 
     credentials.forget_verified()
     return True

@@ -13,23 +13,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scorer_core import service
-from scorer_core.request import MISSING, ScoreRequest
+from handlers.envelope import http_response
+from scorer_core.v2 import service
+from scorer_core.v2.request import MISSING, ScoreRequest
 
 # The template sets POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE; these defaults serve local runs.
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-score")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PassportScore"), service=SERVICE)
-
-RESPONSE_HEADERS = {
-    "Content-Type": "application/json",
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "*",
-    "Access-Control-Allow-Headers": (
-        "Accept,Accept-Encoding,Authorization,Content-Type,Dnt,Origin,User-Agent,X-Csrftoken,"
-        "X-Requested-With,X-Api-Key"
-    ),
-}
 
 
 def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
@@ -54,31 +45,7 @@ def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
 
 
 def to_response(event: dict[str, Any], outcome: service.Outcome) -> dict[str, Any]:
-    """The envelope of the event's source (agreed deviation 9).
-
-    ALB targets get the reference's ``statusDescription`` (and ``statusCategory`` on errors), and
-    ``multiValueHeaders`` when the target group sends them; API Gateway's proxy integration answers 502 to any
-    key beyond ``statusCode``, ``headers``, ``multiValueHeaders``, ``body`` and ``isBase64Encoded``.
-    """
-    response: dict[str, Any] = {"statusCode": outcome.status}
-    from_alb = _is_alb(event)
-    if from_alb:
-        if outcome.status >= 400:
-            response["statusCategory"] = "4XX" if outcome.status < 500 else "5XX"
-        response["statusDescription"] = outcome.description
-    response["isBase64Encoded"] = False
-    if from_alb and "multiValueHeaders" in event:
-        response["multiValueHeaders"] = {name: [value] for name, value in RESPONSE_HEADERS.items()}
-    else:
-        response["headers"] = dict(RESPONSE_HEADERS)
-    response["body"] = outcome.body
-    return response
-
-
-def _is_alb(event: Any) -> bool:
-    """An ALB target-group event: ``requestContext.elb`` (whatever else the event holds)."""
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    return isinstance(context, dict) and "elb" in context
+    return http_response(event, outcome.status, outcome.body, outcome.description)
 
 
 def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers import score
-from scorer_core.shadow_record import parse_record
-from scorer_core.shadow_report import mismatch_log
-from scorer_core.shadow_run import ShadowOutcome, run_shadow
+from scorer_core.shadow.record import parse_record
+from scorer_core.shadow.report import mismatch_log
+from scorer_core.shadow.run import ShadowOutcome, run_shadow
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PassportScore")
 

@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from scorer_core.shadow_compare import compare_responses
-from scorer_core.shadow_report import ReplayReport
+from scorer_core.shadow.compare import compare_responses
+from scorer_core.shadow.report import ReplayReport
 from tools import localdb
 from tools.table_checksum import table_checksums
 

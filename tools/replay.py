@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scorer_core.shadow_record import MirroredRecord, RecordError, parse_record
-from scorer_core.shadow_report import ReplayReport
-from scorer_core.shadow_run import run_shadow
+from scorer_core.shadow.record import MirroredRecord, RecordError, parse_record
+from scorer_core.shadow.report import ReplayReport
+from scorer_core.shadow.run import run_shadow
 
 EXIT_REPORTED, EXIT_COULD_NOT_RUN, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -14,6 +14,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from scorer_core import db
+from scorer_core.db import pool
 from scorer_core.settings import get_settings
 from tools import localdb
 
@@ -129,7 +130,7 @@ def test_a_killed_connection_is_survived_by_autocommit_work_too(dsn: str) -> Non
 def test_a_long_idle_connection_is_checked_at_checkout(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     first_pid = db.run_transaction(backend_pid)
     terminate(dsn, first_pid)
-    monkeypatch.setattr(db, "IDLE_CHECK_AFTER_S", 0.0)
+    monkeypatch.setattr(pool, "IDLE_CHECK_AFTER_S", 0.0)
     attempts: list[int] = []
 
     def work(conn: psycopg.Connection[Any]) -> int:

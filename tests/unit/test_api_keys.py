@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scorer_core.api_keys import (
+from scorer_core.auth.api_keys import (
     StoredApiKey,
     check_pbkdf2_sha256,
     is_usable,

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scorer_core.lifo import all_nullifiers, nullifiers, plan
 from scorer_core.models import HashLink, Stamp
+from scorer_core.pipeline.lifo import all_nullifiers, nullifiers, plan
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ME, OTHER = "0xme", "0xother"

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 import mirror.decorator as decorator
 from mirror import mirror_to_sqs
-from scorer_core.shadow_record import parse_record
+from scorer_core.shadow.record import parse_record
 
 KEY = "PrtyMain.k3Yq9Zr2Lw7Vx4Tb8Nc1Md6Pf0Gh5Js2"
 RESPONSE = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"score":"1.00000"}'}

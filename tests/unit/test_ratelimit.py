@@ -1,6 +1,6 @@
 import pytest
 
-from scorer_core.ratelimit import Rate, counter_key, parse_rate, window_end
+from scorer_core.auth.ratelimit import Rate, counter_key, parse_rate, window_end
 
 
 def test_reference_vector() -> None:

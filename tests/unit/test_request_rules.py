@@ -1,8 +1,8 @@
 import pytest
 
-from scorer_core.credentials import latest_per_provider
-from scorer_core.request import (
-    as_community_id,
+from scorer_core.pipeline.community import as_community_id
+from scorer_core.pipeline.credentials import latest_per_provider
+from scorer_core.v2.request import (
     demo_scorer_substitute,
     is_valid_address,
     parse_body,

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from scorer_core.models import Community, Stamp
-from scorer_core.scoring import compute, effective_weights
+from scorer_core.pipeline.scoring import compute, effective_weights
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

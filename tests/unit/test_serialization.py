@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from scorer_core.models import ScoreResult
-from scorer_core.serialization import django_datetime, error_body, score_body, score_event_data
+from scorer_core.responses.serialization import django_datetime, error_body, score_body, score_event_data
 
 
 def test_django_datetime_formats() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scorer_core.shadow_compare import Difference, DifferenceKind, compare_responses
+from scorer_core.shadow.compare import Difference, DifferenceKind, compare_responses
 
 SCORED = {
     "address": "0xdce349908681cfbb9676fed17466e472d3c8c9f8",

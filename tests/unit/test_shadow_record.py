@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scorer_core.shadow_record import RecordError, parse_record, request_id, request_path, secrets_in
+from scorer_core.shadow.record import RecordError, parse_record, request_id, request_path, secrets_in
 
 KEY = "PrtyMain.k3Yq9Zr2Lw7Vx4Tb8Nc1Md6Pf0Gh5Js2"
 

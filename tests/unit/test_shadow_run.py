@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from scorer_core.shadow_record import MirroredRecord
-from scorer_core.shadow_report import ReplayReport, mismatch_log
-from scorer_core.shadow_run import ShadowResponseError, response_parts, run_shadow
+from scorer_core.shadow.record import MirroredRecord
+from scorer_core.shadow.report import ReplayReport, mismatch_log
+from scorer_core.shadow.run import ShadowResponseError, response_parts, run_shadow
 
 KEY = "PrtyMain.k3Yq9Zr2Lw7Vx4Tb8Nc1Md6Pf0Gh5Js2"
 BODY = '{"address":"0xabc","score":"2.26400","error":null}'

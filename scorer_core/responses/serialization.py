@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .models import ScoreResult
+from scorer_core.models import ScoreResult
 
 
 def django_datetime(value: datetime) -> str:

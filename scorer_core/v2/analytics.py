@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .request import MISSING, ScoreRequest, path_segments
+from scorer_core.v2.request import MISSING, ScoreRequest, path_segments
 
 SENSITIVE_HEADERS = frozenset({"x-api-key", "authorization", "cookie"})
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .models import Stamp
+from scorer_core.models import Stamp
 
 _PROOF_OPTIONS = '{"proofPurpose":"assertionMethod"}'
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from scorer_core.shadow_record import request_id, request_path, secrets_in
-from scorer_core.shadow_run import ShadowOutcome
+from scorer_core.shadow.record import request_id, request_path, secrets_in
+from scorer_core.shadow.run import ShadowOutcome
 
 MAX_TEXT = 300  # characters of one value kept in a log line or report
 SHOWN_DIFFERENCES = 5  # per example in the rendered report

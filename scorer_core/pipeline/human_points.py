@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from .models import HumanPointRow, HumanPointsFacts, Stamp
+from scorer_core.models import HumanPointRow, HumanPointsFacts, Stamp
 
 STAMP_PROVIDER_TO_ACTION: dict[str, str] = {
     "SelfStakingBronze": "ISB",

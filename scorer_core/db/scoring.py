@@ -1,7 +1,7 @@
-"""All SQL of the service: one function per query or write batch, plain parameterised statements.
+"""What scoring reads and writes: passport, score, stamps, hash links, events and Human Points rows.
 
-Reads that only depend on the request are sent together in pipeline mode (one round trip); writes of a step are
-batched with ``unnest`` so their cost does not grow with the number of stamps.
+Reads of a step are sent together in pipeline mode; writes are batched (``unnest``, one JSON document) so their
+cost does not grow with the number of stamps.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import db
-from .analytics import AnalyticsRow
-from .api_keys import StoredApiKey
-from .models import (
-    Community,
+from scorer_core.db.pool import recover
+from scorer_core.models import (
     HashLink,
     HumanPointRow,
     HumanPointsFacts,
@@ -29,100 +26,6 @@ from .models import (
 )
 
 Conn = psycopg.Connection[Any]
-
-_API_KEY = """
-SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, expiry_date
-FROM account_accountapikey WHERE prefix = %s
-"""
-
-# Candidates for the path's scorer id within the key's account: by external id, then by id. At most one row
-# can
-# match the external id (it is unique) and one the id, except when the demo scorer is unset and the external
-# id
-# is NULL, where the reference needs exactly one NULL row: LIMIT 3 is enough to tell.
-_COMMUNITIES = """
-SELECT c.id, c.external_scorer_id, c.rule, c.human_points_program, c.scorer_id, s.type,
-       w.scorer_ptr_id IS NOT NULL, b.scorer_ptr_id IS NOT NULL,
-       CASE s.type WHEN 'WEIGHTED' THEN w.weights WHEN 'WEIGHTED_BINARY' THEN b.weights END,
-       CASE s.type WHEN 'WEIGHTED' THEN w.threshold WHEN 'WEIGHTED_BINARY' THEN b.threshold END,
-       cu.id IS NOT NULL,
-       (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.name, o.weight) ORDER BY o.kind, o.id), '[]'::jsonb)
-          FROM (SELECT 1 AS kind, a.id, 'AllowList#' || l.name AS name, a.weight::text AS weight
-                  FROM account_allowlist a JOIN account_addresslist l ON l.id = a.address_list_id
-                 WHERE a.customization_id = cu.id
-                UNION ALL
-                SELECT 2, cc.id, r.provider_id, cc.weight::text
-                  FROM account_customcredential cc
-                  JOIN account_customcredentialruleset r ON r.id = cc.ruleset_id
-                 WHERE cc.customization_id = cu.id) o)
-FROM account_community c
-LEFT JOIN scorer_weighted_scorer s ON s.id = c.scorer_id
-LEFT JOIN scorer_weighted_weightedscorer w ON w.scorer_ptr_id = c.scorer_id
-LEFT JOIN scorer_weighted_binaryweightedscorer b ON b.scorer_ptr_id = c.scorer_id
-LEFT JOIN account_customization cu ON cu.scorer_id = c.id
-WHERE c.account_id = (SELECT account_id FROM account_accountapikey WHERE prefix = %(prefix)s)
-  AND (c.external_scorer_id IS NOT DISTINCT FROM %(external_id)s OR c.id = %(id)s)
-ORDER BY c.id
-LIMIT 3
-"""
-
-_CERAMIC_STAMPS = """
-SELECT c.id, c.provider, c.stamp, c.updated_at
-FROM ceramic_cache_ceramiccache c
-WHERE c.address = %s AND c.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
-ORDER BY c.id
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    api_key: StoredApiKey | None
-    communities: list[Community]
-    ceramic_rows: list[tuple[int, str, Any, datetime]]
-
-
-def load_request_context(
-    conn: Conn, prefix: str, external_id: str | None, community_id: int | None, address: str
-) -> RequestContext:
-    """Key, candidate communities and cached credentials in one round trip (pipeline mode).
-
-    Reading the communities and credentials before the key is verified is harmless: nothing is returned or
-    written unless verification passes.
-    """
-    key_cur = conn.execute(_API_KEY, (prefix,))
-    community_cur = conn.execute(
-        _COMMUNITIES, {"prefix": prefix, "external_id": external_id, "id": community_id}
-    )
-    ceramic_cur = conn.execute(_CERAMIC_STAMPS, (address,))
-    key_row = key_cur.fetchone()
-    return RequestContext(
-        api_key=StoredApiKey(*key_row) if key_row else None,
-        communities=[_community(row) for row in community_cur.fetchall()],
-        ceramic_rows=ceramic_cur.fetchall(),
-    )
-
-
-def _community(row: tuple[Any, ...]) -> Community:
-    return Community(
-        id=row[0],
-        external_scorer_id=row[1],
-        rule=row[2],
-        human_points_program=row[3],
-        scorer_id=row[4],
-        scorer_type=row[5],
-        has_weighted_row=row[6],
-        has_binary_row=row[7],
-        weights=row[8],
-        threshold=row[9],
-        has_customization=row[10],
-        custom_weights=tuple((name, weight) for name, weight in row[11]),
-    )
-
-
-def migrate_api_key(conn: Conn, key_id: str, digest: str) -> None:
-    conn.execute("UPDATE account_accountapikey SET hashed_key_sha256 = %s WHERE id = %s", (digest, key_id))
-
 
 # Get-or-create the passport (locked, so concurrent requests for one address run one after the other) and its
 # score, without burning identity values on re-scores. A concurrent first insert leaves both CTEs empty; the
@@ -259,7 +162,7 @@ RETURNING l.id
 
 def rollback_links(conn: Conn) -> None:
     """Undo an attempt whose links lost a race (or a deadlock), so it can be planned again."""
-    db.recover(conn)
+    recover(conn)
     conn.execute("ROLLBACK TO SAVEPOINT lifo_links")
 
 
@@ -402,37 +305,6 @@ def _insert_events(conn: Conn, action: str, write: ScoreWrite, data: list[dict[s
 
 def write_score_error(conn: Conn, score_id: int, error: str) -> None:
     """Undo the scoring writes, then record the ERROR state: every result column cleared, the message kept."""
-    db.recover(conn)
+    recover(conn)
     conn.execute("ROLLBACK TO SAVEPOINT scoring")
     conn.execute(_UPDATE_SCORE, (None, None, "ERROR", error, None, None, None, None, score_id))
-
-
-_INSERT_ANALYTICS = """
-INSERT INTO account_accountapikeyanalytics
-    (api_key_id, created_at, path, base_path, path_segments, query_params, payload, headers, response,
-     response_skipped, error, status_code)
-VALUES (%s, %s, %s, NULL, %s, %s, %s, %s, %s, false, %s, %s)
-"""
-
-
-def insert_analytics(conn: Conn, row: AnalyticsRow, now: datetime) -> None:
-    """JSON ``null`` values are stored as SQL NULL, as Django's JSONField does."""
-    conn.execute(
-        _INSERT_ANALYTICS,
-        (
-            row.api_key_id,
-            now,
-            row.path,
-            _jsonb(row.path_segments),
-            _jsonb(row.query_params),
-            _jsonb(row.payload),
-            _jsonb(row.headers),
-            Jsonb(row.response),
-            row.error,
-            row.status_code,
-        ),
-    )
-
-
-def _jsonb(value: Any) -> Jsonb | None:
-    return None if value is None else Jsonb(value)

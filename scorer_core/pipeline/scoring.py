@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .models import Community, ScoreResult, Stamp
+from scorer_core.models import Community, ScoreResult, Stamp
 
 
 def effective_weights(community: Community) -> Any:

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .settings import Settings, get_settings
+from scorer_core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import psycopg

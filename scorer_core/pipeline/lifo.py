@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .models import HashLink, LifoPlan, LinkUpdate, NewLink, Stamp
+from scorer_core.models import HashLink, LifoPlan, LinkUpdate, NewLink, Stamp
 
 
 class InvalidRule(Exception):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scorer_core.shadow_compare import Comparison, compare_responses
-from scorer_core.shadow_record import MirroredRecord
+from scorer_core.shadow.compare import Comparison, compare_responses
+from scorer_core.shadow.record import MirroredRecord
 
 
 class DryRunScorer(Protocol):

@@ -61,17 +61,6 @@ def demo_scorer_substitute(scorer_id: str, demo_scorer_id: str | None) -> str | 
     return scorer_id
 
 
-def as_community_id(scorer_id: str | None) -> int | None:
-    """The id to try when no external id matches; None when it cannot be a bigint."""
-    if scorer_id is None:
-        return None
-    try:
-        value = int(scorer_id)
-    except ValueError:
-        return None
-    return value if -(2**63) <= value < 2**63 else None
-
-
 def is_valid_address(address: str) -> bool:
     """``(0x)?`` then 40 hex digits, checked on the lower-cased input, so any checksum casing passes."""
     digits = address[2:] if address.startswith("0x") else address

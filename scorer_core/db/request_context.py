@@ -1,0 +1,45 @@
+"""The first round trip of a v2 request: key, candidate communities and cached credentials together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from scorer_core.auth.api_keys import StoredApiKey
+from scorer_core.db.api_keys import API_KEY_BY_PREFIX
+from scorer_core.db.ceramic_cache import VISIBLE_STAMPS_FOR_SCORING
+from scorer_core.db.communities import COMMUNITIES_FOR_KEY, community_from_row
+from scorer_core.models import Community
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    api_key: StoredApiKey | None
+    communities: list[Community]
+    ceramic_rows: list[tuple[int, str, Any, datetime]]
+
+
+def load_request_context(
+    conn: Conn, prefix: str, external_id: str | None, community_id: int | None, address: str
+) -> RequestContext:
+    """Key, candidate communities and cached credentials in one round trip (pipeline mode).
+
+    Reading the communities and credentials before the key is verified is harmless: nothing is returned or
+    written unless verification passes.
+    """
+    key_cur = conn.execute(API_KEY_BY_PREFIX, (prefix,))
+    community_cur = conn.execute(
+        COMMUNITIES_FOR_KEY, {"prefix": prefix, "external_id": external_id, "id": community_id}
+    )
+    ceramic_cur = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
+    key_row = key_cur.fetchone()
+    return RequestContext(
+        api_key=StoredApiKey(*key_row) if key_row else None,
+        communities=[community_from_row(row) for row in community_cur.fetchall()],
+        ceramic_rows=ceramic_cur.fetchall(),
+    )

@@ -1,0 +1,1 @@
+"""Byte-exact response bodies and event documents, as the reference's serializers produce them."""

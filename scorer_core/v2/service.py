@@ -1,0 +1,188 @@
+"""One score request, end to end, in one database transaction.
+
+Order of checks is the reference's: key (401), rate limit (429), body (500), scorer (404), address (400), scorer
+model (500); then scoring, whose failures are recorded as an ERROR score and still answer 200. Every write of the
+request commits together; a dry run does all of it and rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from scorer_core import db
+from scorer_core.auth.api_keys import (
+    is_usable,
+    key_prefix,
+    presented_key,
+    resolve_demo_alias,
+    sha256_digest,
+    verify,
+)
+from scorer_core.auth.ratelimit import is_limited, parse_rate
+from scorer_core.db import analytics as analytics_store
+from scorer_core.db import api_keys as api_key_store
+from scorer_core.db.request_context import load_request_context
+from scorer_core.errors import (
+    InvalidAddress,
+    InvalidApiKey,
+    RateLimited,
+    RequestError,
+    as_request_error,
+)
+from scorer_core.pipeline.community import as_community_id, check_scorer_model, choose_community
+from scorer_core.pipeline.score_address import Timings, score_address, timed
+from scorer_core.responses import serialization
+from scorer_core.settings import Settings, get_settings
+from scorer_core.v2.analytics import AnalyticsRow, analytics_row
+from scorer_core.v2.request import (
+    ScoreRequest,
+    demo_scorer_substitute,
+    is_valid_address,
+    parse_body,
+    path_arguments,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    body: str
+    description: str
+    score_error: str | None = None
+    lifo_attempts: int = 0
+    rate_limit_failed_open: bool = False
+    timings: Timings = field(default_factory=Timings)
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the wrapper learns along the way and needs after the transaction (analytics)."""
+
+    analytics: bool
+    api_key_id: str | None = None
+    payload: Any = None
+
+
+def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings | None = None) -> Outcome:
+    """Answer one request; the analytics row follows it (best effort, never in a dry run)."""
+    settings = settings or get_settings()
+    trace = _Trace(analytics=settings.ff_api_analytics and not dry_run)
+    timings = Timings()
+    try:
+        outcome = _answer(request, trace, timings, settings, dry_run)
+    except Exception as exc:
+        log.exception("score request failed")
+        error = as_request_error(exc)
+        outcome = Outcome(error.status, serialization.error_body(error.message), error.description)
+        # The transaction rolled back, and the analytics row with it: write it on its own.
+        row = _analytics(request, trace, outcome)
+        if row is not None:
+            _record_analytics(row)
+    outcome.timings = timings
+    return outcome
+
+
+def _analytics(request: ScoreRequest, trace: _Trace, outcome: Outcome) -> AnalyticsRow | None:
+    """The row for an authenticated request, when analytics are on and the event allows one."""
+    if not trace.analytics or trace.api_key_id is None:
+        return None
+    error_text = None if outcome.status == 200 else outcome.description
+    return analytics_row(request, trace.api_key_id, trace.payload, outcome.body, error_text, outcome.status)
+
+
+def _error(error: RequestError) -> Outcome:
+    return Outcome(error.status, serialization.error_body(error.message), error.description)
+
+
+def _answer(
+    request: ScoreRequest, trace: _Trace, timings: Timings, settings: Settings, dry_run: bool
+) -> Outcome:
+    key = resolve_demo_alias(
+        presented_key(request.headers), settings.demo_api_key_aliases, settings.demo_api_key
+    )
+    if not key:
+        return _error(InvalidApiKey())
+    try:
+        raw_scorer_id, raw_address = path_arguments(request.path)
+        path_error: Exception | None = None
+    except IndexError as exc:
+        raw_scorer_id, raw_address, path_error = "", "", exc
+    scorer_id = demo_scorer_substitute(raw_scorer_id, settings.demo_api_scorer_id)
+    address = raw_address.lower()
+
+    def work(conn: psycopg.Connection[Any]) -> Outcome:
+        with timed(timings, "database_ms"):
+            context = load_request_context(
+                conn, key_prefix(key), scorer_id, as_community_id(scorer_id), address
+            )
+        stored = context.api_key
+        now = datetime.now(UTC)
+        if stored is None or not is_usable(stored, now):
+            return _error(InvalidApiKey())
+        verification = verify(key, stored)
+        if not verification.valid:
+            return _error(InvalidApiKey())
+        trace.api_key_id = stored.id
+        if verification.needs_migration:
+            api_key_store.migrate_api_key(conn, stored.id, sha256_digest(key))
+        try:
+            outcome = Outcome(200, "", "200 OK")
+            if settings.ratelimit_enable:
+                outcome.rate_limit_failed_open = _check_rate_limit(
+                    settings, key_prefix(key), stored.rate_limit, dry_run
+                )
+            trace.payload = parse_body(request.body, request.is_base64_encoded)
+            if path_error is not None:
+                raise path_error
+            community = choose_community(context.communities, scorer_id)
+            if not is_valid_address(address):
+                raise InvalidAddress()
+            check_scorer_model(community)
+            scored = score_address(conn, community, address, context.ceramic_rows, settings, timings)
+            outcome.lifo_attempts = scored.lifo_attempts
+            outcome.score_error = scored.error
+            outcome.body = serialization.score_body(address, scored.result, scored.error)
+            return outcome
+        except RequestError as exc:
+            return _error(exc)
+
+    def record_analytics(conn: psycopg.Connection[Any], outcome: Outcome) -> None:
+        row = _analytics(request, trace, outcome)
+        if row is not None:
+            analytics_store.insert_analytics(conn, row, datetime.now(UTC))
+
+    return db.run_transaction(work, commit=not dry_run, epilogue=record_analytics)
+
+
+def _check_rate_limit(settings: Settings, prefix: str, rate: str | None, dry_run: bool) -> bool:
+    """Raise when limited; return True when Redis could not be asked and the request went through.
+
+    An unparsable rate is a 500, as in the reference; an unreachable Redis fails open (the reference answers
+    500 there; an outage of the counter store should not take the score API down with it).
+    """
+    if rate is None or rate == "":
+        return False
+    parsed = parse_rate(rate)
+    try:
+        limited = is_limited(settings.redis_url, prefix, parsed, increment=not dry_run)
+    except Exception:
+        log.warning("rate limit store unreachable; failing open", exc_info=True)
+        return True
+    if limited:
+        raise RateLimited(settings.passport_api_rate_limiting_form)
+    return False
+
+
+def _record_analytics(row: AnalyticsRow) -> None:
+    now = datetime.now(UTC)
+    try:
+        db.run_autocommit(lambda conn: analytics_store.insert_analytics(conn, row, now))
+    except Exception:
+        log.exception("failed to store analytics")
