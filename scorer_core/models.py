@@ -106,3 +106,18 @@ class HumanPointRow:
     tx_hash: str
     provider: str
     chain_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsRow:
+    """One ``account_accountapikeyanalytics`` row, secrets already masked."""
+
+    api_key_id: str
+    path: str
+    path_segments: list[str]
+    query_params: Any
+    headers: dict[str, Any]
+    payload: Any
+    response: str
+    error: str | None
+    status_code: int

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from scorer_core.v2.analytics import AnalyticsRow
+from scorer_core.models import AnalyticsRow
 
 Conn = psycopg.Connection[Any]
 

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from scorer_core.models import AnalyticsRow
 from scorer_core.v2.request import MISSING, ScoreRequest, path_segments
 
 SENSITIVE_HEADERS = frozenset({"x-api-key", "authorization", "cookie"})
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyticsRow:
-    api_key_id: str
-    path: str
-    path_segments: list[str]
-    query_params: Any
-    headers: dict[str, Any]
-    payload: Any
-    response: str
-    error: str | None
-    status_code: int
 
 
 def masked_headers(headers: dict[str, Any]) -> dict[str, Any]:

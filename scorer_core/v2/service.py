@@ -34,11 +34,12 @@ from scorer_core.errors import (
     RequestError,
     as_request_error,
 )
+from scorer_core.models import AnalyticsRow
 from scorer_core.pipeline.community import as_community_id, check_scorer_model, choose_community
 from scorer_core.pipeline.score_address import Timings, score_address, timed
 from scorer_core.responses import serialization
 from scorer_core.settings import Settings, get_settings
-from scorer_core.v2.analytics import AnalyticsRow, analytics_row
+from scorer_core.v2.analytics import analytics_row
 from scorer_core.v2.request import (
     ScoreRequest,
     demo_scorer_substitute,
