@@ -122,3 +122,32 @@ def test_secret_key_from_environment() -> None:
     assert secret_key(settings_from({"SECRET_KEY": "k"})) == "k"
     with pytest.raises(RuntimeError):
         secret_key(settings_from({}))
+
+
+@pytest.mark.parametrize(
+    ("secret_string", "expected"),
+    [("plain-key", "plain-key"), ('{"SECRET_KEY": "from-json"}', "from-json"), ('["x"]', '["x"]')],
+)
+def test_secret_key_from_secrets_manager(
+    monkeypatch: pytest.MonkeyPatch, secret_string: str, expected: str
+) -> None:
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    parameters.clear_caches()
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name="jwt-key", SecretString=secret_string)["ARN"]
+        assert secret_key(settings_from({"SECRET_KEY_SECRET_ARN": arn})) == expected
+        client.update_secret(SecretId=arn, SecretString="rotated")
+        assert secret_key(settings_from({"SECRET_KEY_SECRET_ARN": arn})) == expected  # cached for 300 s
+    parameters.clear_caches()
