@@ -124,6 +124,12 @@ def test_every_event_source_and_header_casing(cache_world: CacheWorld) -> None:
         )
     )
     assert encoded.status == 201 and [s["provider"] for s in encoded.body["stamps"]] == ["Ens"]
+    multi = alb_event("POST", BULK, body=[])
+    del multi["headers"], multi["queryStringParameters"]
+    multi["multiValueHeaders"] = {"authorization": ["Bearer x", f"Bearer {token}"]}
+    multi["multiValueQueryStringParameters"] = {}
+    multi_answer = call(multi)
+    assert multi_answer.status == 201 and "multiValueHeaders" in multi_answer.raw
     null_headers = call(rest_event("POST", BULK, headers=None, body=[]))
     assert (null_headers.status, null_headers.body) == (400, GENERIC)
 
