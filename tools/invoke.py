@@ -32,6 +32,19 @@ BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
 FUNCTION_ID = "ScoreFunction"
 LAYER_ID = "DependenciesLayer"
 HANDLER = "handlers.score.handler"
+# Sample events by file-name prefix: the built function that answers them and its handler.
+FAMILIES = {
+    "score_": (FUNCTION_ID, HANDLER),
+    "embed_": ("EmbedFunction", "handlers.embed.handler"),
+    "ceramic_cache_": ("CeramicCacheFunction", "handlers.ceramic_cache.handler"),
+}
+
+
+def family_of(event: Path) -> tuple[str, str]:
+    """``(function id, handler)`` of a sample event, by its file name (score events by default)."""
+    return next((f for prefix, f in FAMILIES.items() if event.name.startswith(prefix)), FAMILIES["score_"])
+
+
 EXPECTED_FILE = PROJECT_ROOT / "events" / "expected.json"
 LAMBDA_PYTHON = "3.12"
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
@@ -139,9 +152,9 @@ def _python_version(python: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def choose_runtime(build_dir: Path, python: str | None = None) -> Runtime:
+def choose_runtime(build_dir: Path, python: str | None = None, function_id: str = FUNCTION_ID) -> Runtime:
     """The built function plus its layer on a Python 3.12 of this architecture, or the closest fallback."""
-    function_dir = build_dir / FUNCTION_ID
+    function_dir = build_dir / function_id
     layer_dir = build_dir / LAYER_ID / "python"
     if not (function_dir / "handlers").is_dir():
         raise SystemExit(f"no built function in {function_dir}: run `make build` first")
@@ -214,11 +227,13 @@ def child_environment(runtime: Runtime) -> dict[str, str]:
     return env
 
 
-def invoke(runtime: Runtime, events: list[Path], env: dict[str, str]) -> tuple[dict[str, Any], list[Result]]:
+def invoke(
+    runtime: Runtime, events: list[Path], env: dict[str, str], handler: str = HANDLER
+) -> tuple[dict[str, Any], list[Result]]:
     """Run every event through one child process (one container: the first call is the cold one)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        command = [runtime.python, "-B", "-c", _CHILD, HANDLER, str(out), *(str(e.resolve()) for e in events)]
+        command = [runtime.python, "-B", "-c", _CHILD, handler, str(out), *(str(e.resolve()) for e in events)]
         done = subprocess.run(command, cwd=runtime.pythonpath[0], env=env, check=False)
         if not out.exists():
             raise SystemExit(f"the function process failed (exit status {done.returncode})")
@@ -281,14 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     events: list[Path] = args.events or (
         [EXPECTED_FILE.parent / name for name in expected] if args.check else parser.error("no event given")
     )
-    runtime = choose_runtime(args.build_dir, args.python)
-    print(f"runtime: {runtime.note}", file=sys.stderr)
     prepare_demo(quiet=args.check and not args.logs)
-    report, results = invoke(runtime, events, child_environment(runtime))
-    print(
-        f"cold start: handler imported in {report['import_ms']:.0f} ms on Python {report['python']}",
-        file=sys.stderr,
-    )
+    results: list[Result] = []
+    # One child (one container) per function, in the order the events' families first appear.
+    for function_id, handler in dict.fromkeys(family_of(e) for e in events):
+        runtime = choose_runtime(args.build_dir, args.python, function_id)
+        print(f"{function_id} runtime: {runtime.note}", file=sys.stderr)
+        family_events = [e for e in events if family_of(e) == (function_id, handler)]
+        report, family_results = invoke(runtime, family_events, child_environment(runtime), handler)
+        print(
+            f"cold start: {handler} imported in {report['import_ms']:.0f} ms on Python {report['python']}",
+            file=sys.stderr,
+        )
+        results += family_results
     if args.check:
         unknown = [r.event for r in results if Path(r.event).name not in expected]
         if unknown:
