@@ -1,7 +1,8 @@
-"""The first round trip of a v2 request: key, candidate communities and cached credentials together."""
+"""The first round trip of a request: candidate communities and cached credentials (and, for v2, the key) together."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ import psycopg
 from scorer_core.auth.api_keys import StoredApiKey
 from scorer_core.db.api_keys import API_KEY_BY_PREFIX
 from scorer_core.db.ceramic_cache import VISIBLE_STAMPS_FOR_SCORING
-from scorer_core.db.communities import COMMUNITIES_FOR_KEY, community_from_row
+from scorer_core.db.communities import COMMUNITIES_FOR_KEY, COMMUNITIES_OF_OWNER, community_from_row
 from scorer_core.models import Community
 
 Conn = psycopg.Connection[Any]
@@ -43,3 +44,28 @@ def load_request_context(
         communities=[community_from_row(row) for row in community_cur.fetchall()],
         ceramic_rows=ceramic_cur.fetchall(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerContext:
+    """The candidate communities within the owner of a community id, and the address's cached credentials."""
+
+    communities: list[Community]
+    ceramic_rows: list[Any]
+
+
+def queue_owner_context(
+    conn: Conn, community_id: int | None, external_id: str | None, address: str
+) -> Callable[[], OwnerContext]:
+    """Queue both reads (pipeline mode) and return how to fetch them, so callers can queue more first.
+
+    No row for the communities means no community with that id.
+    """
+    community_cur = conn.execute(COMMUNITIES_OF_OWNER, {"id": community_id, "external_id": external_id})
+    ceramic_cur = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
+
+    def fetch() -> OwnerContext:
+        communities = [community_from_row(row) for row in community_cur.fetchall()]
+        return OwnerContext(communities, ceramic_cur.fetchall())
+
+    return fetch
