@@ -46,26 +46,59 @@ def load_request_context(
     )
 
 
+# The passport lock of the ceramic-cache and embed routes (see ``db.ceramic_cache``), taken only when the
+# community exists, so that a request for an unknown community still reaches its own 400 rather than a
+# foreign-key error. Empty when there is no such community, or when a concurrent request created the row
+# first (then the caller takes the lock again).
+_LOCK_PASSPORT_IF_COMMUNITY = """
+WITH found AS (
+    SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community)s FOR UPDATE
+), created AS (
+    INSERT INTO registry_passport (address, community_id, requires_calculation)
+    SELECT %(address)s, c.id, NULL FROM account_community c
+    WHERE c.id = %(community)s AND NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT (address, community_id) DO NOTHING
+    RETURNING id
+)
+SELECT id FROM found UNION ALL SELECT id FROM created
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class OwnerContext:
     """The candidate communities within the owner of a community id, and the address's cached credentials."""
 
     communities: list[Community]
-    ceramic_rows: list[Any]
+    locked: bool
+    """Whether the passport lock of (address, community id) is held."""
 
 
 def queue_owner_context(
     conn: Conn, community_id: int | None, external_id: str | None, address: str
 ) -> Callable[[], OwnerContext]:
-    """Queue both reads (pipeline mode) and return how to fetch them, so callers can queue more first.
+    """Queue the communities read and the passport lock (pipeline mode); the result fetches them.
 
-    No row for the communities means no community with that id.
+    No community row means no community with that id. Statements queued after this one run under the lock.
     """
     community_cur = conn.execute(COMMUNITIES_OF_OWNER, {"id": community_id, "external_id": external_id})
-    ceramic_cur = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
+    lock_cur = (
+        conn.execute(_LOCK_PASSPORT_IF_COMMUNITY, {"address": address, "community": community_id})
+        if community_id is not None
+        else None
+    )
 
     def fetch() -> OwnerContext:
         communities = [community_from_row(row) for row in community_cur.fetchall()]
-        return OwnerContext(communities, ceramic_cur.fetchall())
+        return OwnerContext(communities, lock_cur is not None and lock_cur.fetchone() is not None)
 
     return fetch
+
+
+def scoring_rows(conn: Conn, address: str) -> list[Any]:
+    """``VISIBLE_STAMPS_FOR_SCORING`` rows, to hand unchanged to ``score_address``."""
+    return conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,)).fetchall()
+
+
+def queue_scoring_rows(conn: Conn, address: str) -> Callable[[], list[Any]]:
+    cursor = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
+    return lambda: list(cursor.fetchall())

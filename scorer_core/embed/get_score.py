@@ -1,8 +1,8 @@
 """``GET /internal/embed/score/{scorer_id}/{address}``: score the address now and list its stamps.
 
 A GET that writes, as in the reference: every call runs the whole pipeline. One transaction; any non-2xx
-answer leaves nothing written. Round trips: communities and credentials | scoring state | writes | the stamp
-list with the COMMIT.
+answer leaves nothing written. Round trips: communities, passport lock and credentials | scoring state |
+writes | the stamp list with the COMMIT.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from typing import Any
 import psycopg
 
 from scorer_core import db
-from scorer_core.db.ceramic_cache import queue_visible_stamps
-from scorer_core.db.request_context import queue_owner_context
-from scorer_core.embed.bodies import stamps_with_score
+from scorer_core.db.ceramic_cache import fetch_visible_stamps, lock_passport, queue_visible_stamps
+from scorer_core.db.request_context import queue_owner_context, queue_scoring_rows, scoring_rows
 from scorer_core.embed.outcome import EmbedError, EmbedOutcome, InvalidScorerId, error_outcome
 from scorer_core.embed.request import SCORE_PATH, EmbedRequest, demo_scorer, parse_body, path_match
 from scorer_core.errors import InvalidAddress
 from scorer_core.pipeline.community import as_community_id, check_scorer_model, choose_community
 from scorer_core.pipeline.score_address import Timings, score_address
-from scorer_core.responses.serialization import score_body
+from scorer_core.responses.stamps import fresh_score_object, stamps_with_score_body
 from scorer_core.settings import Settings, get_settings
 from scorer_core.v2.request import is_valid_address
 
@@ -41,25 +40,29 @@ def get_score(
         address = parts["address"].lower()
         community_id = _community_id(scorer_id)
 
-        def work(conn: psycopg.Connection[Any]) -> tuple[EmbedOutcome, Any]:
-            context = queue_owner_context(conn, community_id, scorer_id, address)()
+        def work(conn: psycopg.Connection[Any]) -> tuple[EmbedOutcome, psycopg.Cursor[Any]]:
+            fetch_context = queue_owner_context(conn, community_id, scorer_id, address)
+            fetch_rows = queue_scoring_rows(conn, address)
+            context = fetch_context()
             if not context.communities:
                 raise InvalidScorerId()
             community = choose_community(context.communities, scorer_id)
             if not is_valid_address(address):
                 raise InvalidAddress()
             check_scorer_model(community)
-            scored = score_address(conn, community, address, context.ceramic_rows, settings, timings)
+            rows = fetch_rows()
+            if not context.locked and community_id is not None:
+                # A concurrent request created the passport first: lock it now and read what it committed.
+                lock_passport(conn, address, community_id)
+                rows = scoring_rows(conn, address)
+            scored = score_address(conn, community, address, rows, settings, timings)
             listed = queue_visible_stamps(conn, address, only_v1=True)
-            outcome = EmbedOutcome(
-                200, "", "200 OK", score_error=scored.error, lifo_attempts=scored.lifo_attempts
-            )
-            return outcome, (listed, score_body(address, scored.result, scored.error))
+            body = fresh_score_object(address, scored.result, scored.error)
+            return EmbedOutcome(200, "", "200 OK", scored.error, scored.lifo_attempts), (listed, body)
 
         outcome, (listed, score) = db.run_transaction(work, commit=not dry_run)
-        return EmbedOutcome(
-            200, stamps_with_score(listed(), score), "200 OK", outcome.score_error, outcome.lifo_attempts
-        )
+        body = stamps_with_score_body(fetch_visible_stamps(listed), score)
+        return EmbedOutcome(200, body, "200 OK", outcome.score_error, outcome.lifo_attempts)
     except Exception as exc:
         return error_outcome(exc)
 
