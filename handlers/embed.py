@@ -28,8 +28,7 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     Response,
 )
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.router import Router
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers.envelope import RESPONSE_HEADERS, http_response
@@ -42,7 +41,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Pass
 
 SUCCESS_HEADERS = {"Content-Type": "application/json"}
 
-router = Router()
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ FROM account_accountapikey WHERE prefix = %s
 def migrate_api_key(conn: Conn, key_id: str, digest: str) -> None:
     conn.execute("UPDATE account_accountapikey SET hashed_key_sha256 = %s WHERE id = %s", (digest, key_id))
 
+
 # The key with the tier the embed service enforces (``embed_rate_limit``), for validate-api-key.
 EMBED_KEY_BY_PREFIX = """
 SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, expiry_date, embed_rate_limit

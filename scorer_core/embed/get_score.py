@@ -40,7 +40,9 @@ def get_score(
         address = parts["address"].lower()
         community_id = _community_id(scorer_id)
 
-        def work(conn: psycopg.Connection[Any]) -> tuple[EmbedOutcome, psycopg.Cursor[Any]]:
+        def work(
+            conn: psycopg.Connection[Any],
+        ) -> tuple[EmbedOutcome, tuple[psycopg.Cursor[Any], dict[str, Any]]]:
             fetch_context = queue_owner_context(conn, community_id, scorer_id, address)
             fetch_rows = queue_scoring_rows(conn, address)
             context = fetch_context()

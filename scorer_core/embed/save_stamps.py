@@ -69,7 +69,9 @@ def save_stamps(
                 lock_passport(conn, address, community_id)
                 scoring = scoring_rows(conn, address)
             scored = score_address(conn, community, address, scoring, settings, timings)
-            body = stamps_with_score_body(cache.stamps, fresh_score_object(address, scored.result, scored.error))
+            body = stamps_with_score_body(
+                cache.stamps, fresh_score_object(address, scored.result, scored.error)
+            )
             return EmbedOutcome(200, body, "200 OK", scored.error, scored.lifo_attempts)
 
         return db.run_transaction(work, commit=not dry_run)
