@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.event_files import handler_for
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
 FUNCTION_ID = "ScoreFunction"
 LAYER_ID = "DependenciesLayer"
-HANDLER = "handlers.score.handler"
 EXPECTED_FILE = PROJECT_ROOT / "events" / "expected.json"
 LAMBDA_PYTHON = "3.12"
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
@@ -50,7 +51,9 @@ LAMBDA_ENVIRONMENT = {
     "PYTHONDONTWRITEBYTECODE": "1",  # keep the built bundle free of this machine's .pyc files
 }
 
-# Runs in the child: import the handler once (a cold start), then call it once per event (warm).
+# Runs in the child: import each event's handler once (the first import is the cold start), then call it
+# once per event (warm). Every function's build holds the same handlers/ and scorer_core/, so the score
+# function's build serves the other families' events too.
 _CHILD = r"""
 import atexit, importlib, json, sys, time, traceback, uuid
 
@@ -73,13 +76,18 @@ class Context:
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
-handler_path, out_path, *event_paths = sys.argv[1:]
-module_name, function_name = handler_path.rsplit(".", 1)
-started = time.perf_counter()
-handler = getattr(importlib.import_module(module_name), function_name)
-import_ms = (time.perf_counter() - started) * 1000
-report = {"python": sys.version.split()[0], "import_ms": import_ms, "results": []}
-for path in event_paths:
+out_path, *pairs = sys.argv[1:]
+report = {"python": sys.version.split()[0], "import_ms": None, "results": []}
+handlers = {}
+for pair in pairs:
+    handler_path, path = pair.split("=", 1)
+    if handler_path not in handlers:
+        module_name, function_name = handler_path.rsplit(".", 1)
+        started = time.perf_counter()
+        handlers[handler_path] = getattr(importlib.import_module(module_name), function_name)
+        if report["import_ms"] is None:
+            report["import_ms"] = (time.perf_counter() - started) * 1000
+    handler = handlers[handler_path]
     with open(path) as f:
         event = json.load(f)
     started = time.perf_counter()
@@ -218,7 +226,8 @@ def invoke(runtime: Runtime, events: list[Path], env: dict[str, str]) -> tuple[d
     """Run every event through one child process (one container: the first call is the cold one)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        command = [runtime.python, "-B", "-c", _CHILD, HANDLER, str(out), *(str(e.resolve()) for e in events)]
+        pairs = [f"{handler_for(e.name)}={e.resolve()}" for e in events]
+        command = [runtime.python, "-B", "-c", _CHILD, str(out), *pairs]
         done = subprocess.run(command, cwd=runtime.pythonpath[0], env=env, check=False)
         if not out.exists():
             raise SystemExit(f"the function process failed (exit status {done.returncode})")
