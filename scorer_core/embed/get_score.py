@@ -58,9 +58,10 @@ def get_score(
                 lock_passport(conn, address, community_id)
                 rows = scoring_rows(conn, address)
             scored = score_address(conn, community, address, rows, settings, timings)
-            listed = queue_visible_stamps(conn, address, only_v1=True)
             body = fresh_score_object(address, scored.result, scored.error)
-            return EmbedOutcome(200, "", "200 OK", scored.error, scored.lifo_attempts), (listed, body)
+            outcome = EmbedOutcome(200, "", "200 OK", scored.error, scored.lifo_attempts)
+            # Queued last, so that it leaves with the COMMIT; fetched once the transaction is over.
+            return outcome, (queue_visible_stamps(conn, address, only_v1=True), body)
 
         outcome, (listed, score) = db.run_transaction(work, commit=not dry_run)
         body = stamps_with_score_body(fetch_visible_stamps(listed), score)
