@@ -49,6 +49,12 @@ class Settings(BaseModel):
     passport_api_rate_limiting_form: str = DEFAULT_RATE_LIMITING_FORM
     db_pool_max_size: int = 2
     db_connect_timeout: int = 5
+    secret_key: str | None = None
+    """The Django ``SECRET_KEY`` that signs the app's JWTs (local runs); in AWS it comes from the secret below."""
+    secret_key_secret_arn: str | None = None
+    """Secrets Manager secret holding ``SECRET_KEY`` (its plain text, or JSON with a ``SECRET_KEY`` key)."""
+    ceramic_cache_scorer_id: str = "1"
+    """The community the ceramic-cache routes score (the reference's Lambdas default it to ``"1"``)."""
 
 
 def env_bool(value: str) -> bool:
@@ -115,6 +121,9 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "passport_api_rate_limiting_form": ("PASSPORT_API_RATE_LIMITING_FORM", _text),
     "db_pool_max_size": ("DB_POOL_MAX_SIZE", positive_int),
     "db_connect_timeout": ("DB_CONNECT_TIMEOUT", positive_int),
+    "secret_key": ("SECRET_KEY", _optional_text),
+    "secret_key_secret_arn": ("SECRET_KEY_SECRET_ARN", _optional_text),
+    "ceramic_cache_scorer_id": ("CERAMIC_CACHE_SCORER_ID", _text),
 }
 
 

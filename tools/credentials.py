@@ -407,3 +407,32 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def access_token(
+    address: str | None,
+    secret_key: str,
+    *,
+    did: str | None = None,
+    lifetime_s: int = 86400,
+    algorithm: str = "HS256",
+    **claims: Any,
+) -> str:
+    """An HS256 access token as the Passport app's ``/ceramic-cache/authenticate`` mints them.
+
+    Claims ``token_type`` (``access``), ``exp``, ``iat``, ``jti`` and ``did`` (``did:pkh:eip155:1:<address>``);
+    ``claims`` overrides or adds any of them, and a claim given as None is left out (no address and no ``did``:
+    a token without ``did``).
+    """
+    import jwt
+
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "token_type": "access",
+        "exp": now + lifetime_s,
+        "iat": now,
+        "jti": hashlib.sha256(f"{address}{did}{now}{time.perf_counter_ns()}".encode()).hexdigest()[:32],
+        "did": did if did is not None else (f"did:pkh:eip155:1:{address}" if address else None),
+    }
+    payload.update(claims)
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret_key, algorithm=algorithm)

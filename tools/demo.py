@@ -155,6 +155,8 @@ def load_demo_data(dsn: str) -> DemoData:
 
 def configure_environment(dsn: str, issuer_did: str, *, quiet: bool) -> None:
     """The service's settings for the demo; set before the handler is imported, which reads them."""
+    from tools.seed import DEMO_CERAMIC_CACHE_SCORER_ID, DEMO_SECRET_KEY
+
     if quiet:  # the response is the point here; one JSON log line and one metrics line only distract
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -166,6 +168,8 @@ def configure_environment(dsn: str, issuer_did: str, *, quiet: bool) -> None:
             "HUMAN_POINTS_ENABLED": "true",
             "HUMAN_POINTS_START_TIMESTAMP": "0",
             "RATELIMIT_ENABLE": "false",
+            "SECRET_KEY": DEMO_SECRET_KEY,
+            "CERAMIC_CACHE_SCORER_ID": str(DEMO_CERAMIC_CACHE_SCORER_ID),
         }
     )
 

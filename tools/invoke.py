@@ -27,12 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.event_files import handler_for
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
 FUNCTION_ID = "ScoreFunction"
 LAYER_ID = "DependenciesLayer"
+HANDLER = "handlers.score.handler"
+# Sample events by file-name prefix: the built function that answers them and its handler.
+FAMILIES = {
+    "score_": (FUNCTION_ID, HANDLER),
+    "embed_": ("EmbedFunction", "handlers.embed.handler"),
+    "ceramic_cache_": ("CeramicCacheFunction", "handlers.ceramic_cache.handler"),
+}
+
+
+def family_of(event: Path) -> tuple[str, str]:
+    """``(function id, handler)`` of a sample event, by its file name (score events by default)."""
+    return next((f for prefix, f in FAMILIES.items() if event.name.startswith(prefix)), FAMILIES["score_"])
+
+
 EXPECTED_FILE = PROJECT_ROOT / "events" / "expected.json"
 LAMBDA_PYTHON = "3.12"
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
@@ -51,9 +63,7 @@ LAMBDA_ENVIRONMENT = {
     "PYTHONDONTWRITEBYTECODE": "1",  # keep the built bundle free of this machine's .pyc files
 }
 
-# Runs in the child: import each event's handler once (the first import is the cold start), then call it
-# once per event (warm). Every function's build holds the same handlers/ and scorer_core/, so the score
-# function's build serves the other families' events too.
+# Runs in the child: import the handler once (a cold start), then call it once per event (warm).
 _CHILD = r"""
 import atexit, importlib, json, sys, time, traceback, uuid
 
@@ -76,18 +86,13 @@ class Context:
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
-out_path, *pairs = sys.argv[1:]
-report = {"python": sys.version.split()[0], "import_ms": None, "results": []}
-handlers = {}
-for pair in pairs:
-    handler_path, path = pair.split("=", 1)
-    if handler_path not in handlers:
-        module_name, function_name = handler_path.rsplit(".", 1)
-        started = time.perf_counter()
-        handlers[handler_path] = getattr(importlib.import_module(module_name), function_name)
-        if report["import_ms"] is None:
-            report["import_ms"] = (time.perf_counter() - started) * 1000
-    handler = handlers[handler_path]
+handler_path, out_path, *event_paths = sys.argv[1:]
+module_name, function_name = handler_path.rsplit(".", 1)
+started = time.perf_counter()
+handler = getattr(importlib.import_module(module_name), function_name)
+import_ms = (time.perf_counter() - started) * 1000
+report = {"python": sys.version.split()[0], "import_ms": import_ms, "results": []}
+for path in event_paths:
     with open(path) as f:
         event = json.load(f)
     started = time.perf_counter()
@@ -147,9 +152,9 @@ def _python_version(python: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def choose_runtime(build_dir: Path, python: str | None = None) -> Runtime:
+def choose_runtime(build_dir: Path, python: str | None = None, function_id: str = FUNCTION_ID) -> Runtime:
     """The built function plus its layer on a Python 3.12 of this architecture, or the closest fallback."""
-    function_dir = build_dir / FUNCTION_ID
+    function_dir = build_dir / function_id
     layer_dir = build_dir / LAYER_ID / "python"
     if not (function_dir / "handlers").is_dir():
         raise SystemExit(f"no built function in {function_dir}: run `make build` first")
@@ -222,12 +227,13 @@ def child_environment(runtime: Runtime) -> dict[str, str]:
     return env
 
 
-def invoke(runtime: Runtime, events: list[Path], env: dict[str, str]) -> tuple[dict[str, Any], list[Result]]:
+def invoke(
+    runtime: Runtime, events: list[Path], env: dict[str, str], handler: str = HANDLER
+) -> tuple[dict[str, Any], list[Result]]:
     """Run every event through one child process (one container: the first call is the cold one)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        pairs = [f"{handler_for(e.name)}={e.resolve()}" for e in events]
-        command = [runtime.python, "-B", "-c", _CHILD, str(out), *pairs]
+        command = [runtime.python, "-B", "-c", _CHILD, handler, str(out), *(str(e.resolve()) for e in events)]
         done = subprocess.run(command, cwd=runtime.pythonpath[0], env=env, check=False)
         if not out.exists():
             raise SystemExit(f"the function process failed (exit status {done.returncode})")
@@ -290,14 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     events: list[Path] = args.events or (
         [EXPECTED_FILE.parent / name for name in expected] if args.check else parser.error("no event given")
     )
-    runtime = choose_runtime(args.build_dir, args.python)
-    print(f"runtime: {runtime.note}", file=sys.stderr)
     prepare_demo(quiet=args.check and not args.logs)
-    report, results = invoke(runtime, events, child_environment(runtime))
-    print(
-        f"cold start: handler imported in {report['import_ms']:.0f} ms on Python {report['python']}",
-        file=sys.stderr,
-    )
+    results: list[Result] = []
+    # One child (one container) per function, in the order the events' families first appear.
+    for function_id, handler in dict.fromkeys(family_of(e) for e in events):
+        runtime = choose_runtime(args.build_dir, args.python, function_id)
+        print(f"{function_id} runtime: {runtime.note}", file=sys.stderr)
+        family_events = [e for e in events if family_of(e) == (function_id, handler)]
+        report, family_results = invoke(runtime, family_events, child_environment(runtime), handler)
+        print(
+            f"cold start: {handler} imported in {report['import_ms']:.0f} ms on Python {report['python']}",
+            file=sys.stderr,
+        )
+        results += family_results
     if args.check:
         unknown = [r.event for r in results if Path(r.event).name not in expected]
         if unknown:

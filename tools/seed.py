@@ -371,6 +371,9 @@ DEMO_EXTERNAL_SCORER_ID = "demo-binary-scorer"
 DEMO_HUMAN_POINTS_COMMUNITY_ID = 902
 DEMO_ADDRESS = "0xd3e0a4c5b6f7081920a1b2c3d4e5f60718293a4b"
 DEMO_EXPIRATION = "2031-12-31T23:59:59.999Z"
+# The ceramic-cache routes: the community they score and the key that signs the sample events' JWTs.
+DEMO_CERAMIC_CACHE_SCORER_ID = DEMO_COMMUNITY_ID
+DEMO_SECRET_KEY = "demo-jwt-signing-key-local-only"
 DEMO_WEIGHTS = {
     "Google": 0.525,
     "Ens": 0.208,

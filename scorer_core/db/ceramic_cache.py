@@ -169,6 +169,23 @@ def lock_passport(conn: Conn, address: str, community_id: int) -> None:
     raise RuntimeError("could not get or create the passport row")
 
 
+def locked_scoring_rows(
+    conn: Conn, address: str, community_id: int, *, with_list: bool = False
+) -> CacheState:
+    """Take the passport lock, then read the rows to score (and the stamp list): one round trip.
+
+    For routes that score without writing the cache; reading after the lock means a concurrent writer's rows
+    are either all seen or not yet written.
+    """
+    for _ in range(3):
+        lock = conn.execute(_LOCK_PASSPORT, {"address": address, "community": community_id})
+        listed = queue_visible_stamps(conn, address) if with_list else None
+        scoring = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
+        if lock.fetchone() is not None:
+            return CacheState(fetch_visible_stamps(listed) if listed else [], scoring.fetchall())
+    raise RuntimeError("could not get or create the passport row")
+
+
 def _queue_replace(
     conn: Conn,
     address: str,

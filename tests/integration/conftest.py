@@ -9,6 +9,7 @@ import pytest
 from scorer_core.settings import get_settings
 from tools import credentials
 
+from .ceramic import SECRET, CacheWorld
 from .world import World, build_world
 
 BASE_ENV = {
@@ -39,3 +40,14 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
 @pytest.fixture
 def world(clean_db: str, configure: Callable[..., None]) -> World:
     return build_world(clean_db)
+
+
+@pytest.fixture
+def cache_world(world: World, configure: Callable[..., None]) -> Iterator[CacheWorld]:
+    """The world with the ceramic-cache settings: the JWT key and the scored community."""
+    from scorer_core.ceramic_cache import weights
+
+    configure(SECRET_KEY=SECRET, CERAMIC_CACHE_SCORER_ID=str(world.community_id))
+    weights.clear_cache()
+    yield CacheWorld(world, configure)
+    weights.clear_cache()

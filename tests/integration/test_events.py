@@ -1,4 +1,4 @@
-"""The sample events of events/ through their family's handler (by file-name prefix), in-process, on the demo data.
+"""The sample events of events/ through their family's handler, in-process, on the demo data.
 
 The same events run against the built bundle in CI (`python -m tools.invoke --check`); here they run
 against the source tree, so a change that breaks a sample shows up with the rest of the test suite.
@@ -6,10 +6,9 @@ against the source tree, so a change that breaks a sample shows up with the rest
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ import pytest
 
 from scorer_core.settings import get_settings
 from tools import demo
-from tools.event_files import handler_for
 from tools.lambda_context import LambdaContext
-from tools.seed import DemoData, demo_dataset
+from tools.seed import DEMO_WEIGHTS, DemoData, demo_dataset
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 EXPECTED: dict[str, int] = json.loads((EVENTS_DIR / "expected.json").read_text())
@@ -53,27 +51,60 @@ def test_every_event_has_an_expected_status_and_a_line_in_the_readme() -> None:
     assert [name for name in sorted(files) if f"`{name}` ({EXPECTED[name]})" not in readme] == []
 
 
-def _handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The handler of the event's family, by its file-name prefix (``tools.event_files``)."""
-    module, function = handler_for(name).rsplit(".", 1)
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
-        importlib.import_module(module), function
-    )
-    return handler
+# Each event goes to its family's handler, by file-name prefix.
+HANDLERS = {
+    "score_": "handlers.score",
+    "embed_": "handlers.embed",
+    "ceramic_cache_": "handlers.ceramic_cache",
+}
 
 
-def _check_score(response: dict[str, Any], body: Any, demo_data: DemoData) -> None:
+def handler_module(name: str) -> str:
+    return next(module for prefix, module in HANDLERS.items() if name.startswith(prefix))
+
+
+def test_every_event_belongs_to_a_family() -> None:
+    assert [name for name in EXPECTED if not any(name.startswith(p) for p in HANDLERS)] == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
+    import importlib
+
+    handler = importlib.import_module(handler_module(name)).handler
+    event = _load(name)
+    response = handler(event, LambdaContext())
+    assert response["statusCode"] == EXPECTED[name], response.get("body")
+    headers = response.get("headers") or {k: ",".join(v) for k, v in response["multiValueHeaders"].items()}
+    assert headers["Content-Type"] == "application/json"
+    body = json.loads(response["body"])
+    if name.startswith("score_"):
+        _check_score_event(name, event, response, body, demo_data)
+    elif name.startswith("embed_"):
+        _check_embed_event(event, response, body, demo_data)
+    elif name.startswith("ceramic_cache_"):
+        _check_ceramic_cache_event(event, response, body, demo_data)
+
+
+def _check_score_event(
+    name: str, event: dict[str, Any], response: dict[str, Any], body: Any, demo_data: DemoData
+) -> None:
     if response["statusCode"] == 200:
         assert body["address"] == demo_data.address
         assert Decimal(body["score"]) == demo_data.expected_score
         assert set(body["stamps"]) == set(demo_data.providers)
     else:
         assert set(body) == {"error"}
+    if "elb" in event.get("requestContext", {}):
+        assert response["statusDescription"].startswith(str(EXPECTED[name]))
 
 
-def _check_embed(response: dict[str, Any], body: Any, demo_data: DemoData) -> None:
-    if response["statusCode"] != 200:
+def _check_embed_event(
+    event: dict[str, Any], response: dict[str, Any], body: Any, demo_data: DemoData
+) -> None:
+    if response["statusCode"] >= 400:
         assert set(body) == {"detail"}
+        assert ("statusDescription" in response) == ("elb" in event.get("requestContext", {}))
         return
     assert set(response) == {"statusCode", "headers", "body"}  # the embed success envelope, exactly
     assert response["headers"] == {"Content-Type": "application/json"}
@@ -84,24 +115,21 @@ def _check_embed(response: dict[str, Any], body: Any, demo_data: DemoData) -> No
     assert Decimal(body["score"]["score"]) == demo_data.expected_score
 
 
-# File-name prefix -> what a response of that family must look like.
-CHECKS: dict[str, Callable[[dict[str, Any], Any, DemoData], None]] = {
-    "score_": _check_score,
-    "embed_": _check_embed,
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
-    event = _load(name)
-    response = _handler(name)(event, LambdaContext())
-    assert response["statusCode"] == EXPECTED[name], response.get("body")
-    headers = response.get("headers") or {k: ",".join(v) for k, v in response["multiValueHeaders"].items()}
-    assert headers["Content-Type"] == "application/json"
-    body = json.loads(response["body"])
-    (check,) = [check for prefix, check in CHECKS.items() if name.startswith(prefix)]
-    check(response, body, demo_data)
-    if "elb" in event.get("requestContext", {}) and response["statusCode"] >= 400:
-        assert response["statusDescription"]
-    if "elb" in event.get("requestContext", {}) and name.startswith("score_"):
-        assert response["statusDescription"].startswith(str(EXPECTED[name]))
+def _check_ceramic_cache_event(
+    event: dict[str, Any], response: dict[str, Any], body: Any, demo_data: DemoData
+) -> None:
+    from_alb = "elb" in event.get("requestContext", {})
+    assert ("statusDescription" in response) == from_alb
+    if response["statusCode"] >= 400:
+        assert set(body) == {"error"}
+        return
+    if from_alb:
+        assert response["statusDescription"] == "200 OK"
+    if event.get("path", event.get("rawPath", "")).endswith("/weights"):
+        assert set(body) == set(DEMO_WEIGHTS)
+        return
+    score = body.get("score") if "success" in body else body
+    if isinstance(score, dict):
+        assert score["address"] == demo_data.address and score["error"] is None
+    if "stamps" in body and "success" in body:
+        assert all(stamp["address"] == demo_data.address for stamp in body["stamps"])

@@ -22,7 +22,6 @@ from scorer_core.embed.request import (
     path_match,
 )
 from scorer_core.errors import InternalError, InvalidAddress, ScorerNotFound
-from tools.event_files import handler_for
 
 
 @pytest.mark.parametrize(
@@ -186,11 +185,3 @@ def test_records_go_to_their_family(path: str, module: str) -> None:
 def test_an_unknown_path_has_no_family() -> None:
     with pytest.raises(UnknownRoute):
         module_for_path("/registry/score/1")
-
-
-def test_sample_events_go_to_the_handler_their_name_says() -> None:
-    assert handler_for("embed_score_alb.json") == "handlers.embed.handler"
-    assert handler_for("ceramic_cache_bulk_post.json") == "handlers.ceramic_cache.handler"
-    assert handler_for("score_bad_key.json") == "handlers.score.handler"
-    with pytest.raises(LookupError):
-        handler_for("other.json")

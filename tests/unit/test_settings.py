@@ -188,3 +188,13 @@ def test_import_stays_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_ceramic_cache_settings() -> None:
+    assert settings_from({}).ceramic_cache_scorer_id == "1"
+    assert settings_from({}).secret_key is None and settings_from({}).secret_key_secret_arn is None
+    settings = settings_from(
+        {"CERAMIC_CACHE_SCORER_ID": "", "SECRET_KEY": "k", "SECRET_KEY_SECRET_ARN": "arn:x"}
+    )
+    assert settings.ceramic_cache_scorer_id == "" and settings.secret_key == "k"
+    assert settings.secret_key_secret_arn == "arn:x"

@@ -1,0 +1,144 @@
+"""Lambda entry point for the ``/ceramic-cache/`` routes of the Passport app (C1-C7).
+
+Routing uses Powertools' resolvers (one per event source: ALB, API Gateway REST, HTTP API) and their event data
+classes; each route lifts the event into a ``CacheRequest`` and calls one use case. The envelope is
+``handlers.envelope``'s, not the resolver's, so that ALB answers keep the reference's ``statusDescription``
+(``"200 OK"`` even for the 201) and ``statusCategory`` while API Gateway answers carry neither.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler.api_gateway import (
+    ALBResolver,
+    APIGatewayHttpResolver,
+    ApiGatewayResolver,
+    APIGatewayRestResolver,
+    Response,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
+from scorer_core.ceramic_cache import bulk, score, stamps, weights
+from scorer_core.ceramic_cache.request import Answer, CacheRequest
+from scorer_core.responses.serialization import error_body
+from scorer_core.settings import get_settings
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-ceramic-cache")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PassportScore"), service=SERVICE)
+
+# (method, route pattern, use case, whether it takes the request). Patterns are Powertools route rules (regular
+# expressions); the score routes ignore the path's address (the JWT's is scored), the load balancer only asks
+# for a prefix.
+ROUTES: tuple[tuple[str, str, Callable[..., Answer], bool], ...] = (
+    ("POST", "/ceramic-cache/stamps/bulk", bulk.post, True),
+    ("PATCH", "/ceramic-cache/stamps/bulk", bulk.patch, True),
+    ("DELETE", "/ceramic-cache/stamps/bulk", bulk.delete, True),
+    ("GET", "/ceramic-cache/score/.+", score.get, True),
+    ("POST", "/ceramic-cache/score/.+", score.post, True),
+    ("GET", "/ceramic-cache/stamp", stamps.get, True),
+    ("GET", "/ceramic-cache/weights", weights.get, False),
+)
+
+
+def _request(event: BaseProxyEvent) -> CacheRequest:
+    """The transport-neutral request; null headers stay null (the reference's 400), null query reads empty."""
+    raw = event.raw_event
+    has_headers = raw.get("headers") is not None or raw.get("multiValueHeaders") is not None
+    return CacheRequest(
+        headers=event.headers if has_headers else None,
+        query=event.query_string_parameters,
+        body=event.body,
+        is_base64_encoded=bool(event.is_base64_encoded),
+    )
+
+
+def _resolver(resolver: ApiGatewayResolver) -> ApiGatewayResolver:
+    """Register every route on ``resolver``; each answers through the use case and records its ``Answer``."""
+
+    def route(use_case: Callable[..., Answer], with_request: bool) -> Callable[[], Response[str]]:
+        def serve() -> Response[str]:
+            dry_run = bool(resolver.context.get("dry_run"))
+            settings = get_settings()
+            if with_request:
+                answer = use_case(_request(resolver.current_event), settings, dry_run=dry_run)
+            else:
+                answer = use_case(settings, dry_run=dry_run)
+            resolver.context["answers"].append(answer)
+            return Response(status_code=answer.status, body=answer.body, headers=RESPONSE_HEADERS)
+
+        return serve
+
+    for method, rule, use_case, with_request in ROUTES:
+        resolver.route(rule, method)(route(use_case, with_request))
+    return resolver
+
+
+_ALB = _resolver(ALBResolver())
+_REST = _resolver(APIGatewayRestResolver())
+_HTTP = _resolver(APIGatewayHttpResolver())
+NOT_FOUND = Answer(404, error_body("Not Found"), "Not Found")
+
+
+def _resolver_for(event: dict[str, Any]) -> ApiGatewayResolver:
+    if is_alb(event):
+        return _ALB
+    return _HTTP if event.get("version") == "2.0" else _REST
+
+
+def _route(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], Answer]:
+    answers: list[Answer] = []
+    resolver = _resolver_for(event)
+    resolver.append_context(dry_run=dry_run, answers=answers)  # type: ignore[no-untyped-call]
+    resolver.resolve(event, context)
+    answer = answers[0] if answers else NOT_FOUND
+    return http_response(event, answer.status, answer.body, answer.description), answer
+
+
+def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:
+    """Answer one event; ``dry_run`` rolls every write back (shadow mode)."""
+    return _serve_event(event, context, dry_run=dry_run)[0]
+
+
+def _serve_event(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], Answer]:
+    started = time.perf_counter()
+    response, answer = _route(event, context, dry_run=dry_run)
+    logger.info(
+        "ceramic-cache request",
+        extra={
+            "method": event.get("httpMethod")
+            or event.get("requestContext", {}).get("http", {}).get("method"),
+            "status": answer.status,
+            "dry_run": dry_run,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "verification_ms": round(answer.timings.verification_ms, 2),
+            "database_ms": round(answer.timings.database_ms, 2),
+            "lifo_attempts": answer.lifo_attempts,
+            "score_error": answer.score_error,
+        },
+    )
+    return response, answer
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    response, answer = _serve_event(event, context, dry_run=False)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Status{answer.status // 100}XX", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    if answer.score_error is not None:
+        metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
+    if answer.lifo_attempts > 1:
+        metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=answer.lifo_attempts - 1)
+    return response
