@@ -161,6 +161,25 @@ KNOWN_DIFFERENCES: dict[str, tuple[set[str], str]] = {
         },
         "dry run: the embed save (request #0) was rolled back, so the v2 score finds no stamps",
     ),
+    "cc_bulk_patch_partial#1": (
+        {
+            "body.score.expiration_timestamp",
+            "body.score.score",
+            "body.score.stamps.Discord",
+            "body.score.stamps.Ens",
+            "body.stamps[0].provider",
+            "body.stamps[0].stamp.credentialSubject.nullifiers[0]",
+            "body.stamps[0].stamp.credentialSubject.provider",
+            "body.stamps[0].stamp.proof.proofValue",
+            "body.stamps[1].provider",
+            "body.stamps[1].stamp.credentialSubject.nullifiers[0]",
+            "body.stamps[1].stamp.credentialSubject.provider",
+            "body.stamps[1].stamp.expirationDate",
+            "body.stamps[1].stamp.proof.proofValue",
+            "body.stamps[2]",
+        },
+        "dry run: the first PATCH (request #0) was rolled back, so Ens and Discord are still listed and scored",
+    ),
 }
 # Requests the reference rate-limited: the replay's counter store is unreachable (REPLAY_REDIS_URL), so the
 # rate limit fails open and the answer is that of the scenario's first request.
