@@ -31,7 +31,7 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers.envelope import RESPONSE_HEADERS, http_response
+from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
 from scorer_core.embed.outcome import EmbedOutcome, error_body
 from scorer_core.embed.request import EmbedRequest
 
@@ -118,8 +118,7 @@ RESOLVERS = _resolvers()
 
 
 def _source(event: dict[str, Any]) -> str:
-    context = event.get("requestContext")
-    if isinstance(context, dict) and "elb" in context:
+    if is_alb(event):
         return "alb"
     return "http" if event.get("version") == "2.0" else "rest"
 
