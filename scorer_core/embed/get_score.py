@@ -1,8 +1,8 @@
 """``GET /internal/embed/score/{scorer_id}/{address}``: score the address now and list its stamps.
 
 A GET that writes, as in the reference: every call runs the whole pipeline. One transaction; any non-2xx
-answer leaves nothing written. Round trips: communities, passport lock and credentials | scoring state |
-writes | the stamp list with the COMMIT.
+answer leaves nothing written. Round trips: communities, passport lock, credentials and the stamp list |
+scoring state | writes | COMMIT.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ def get_score(
         ) -> tuple[EmbedOutcome, tuple[psycopg.Cursor[Any], dict[str, Any]]]:
             fetch_context = queue_owner_context(conn, community_id, scorer_id, address)
             fetch_rows = queue_scoring_rows(conn, address)
+            # Scoring writes no cache row, so the list read under the lock is the list after scoring; read in
+            # the first round trip, it also lists exactly the rows that were scored.
+            listed = queue_visible_stamps(conn, address, only_v1=True)
             context = fetch_context()
             if not context.communities:
                 raise InvalidScorerId()
@@ -56,12 +59,12 @@ def get_score(
             if not context.locked and community_id is not None:
                 # A concurrent request created the passport first: lock it now and read what it committed.
                 lock_passport(conn, address, community_id)
+                listed = queue_visible_stamps(conn, address, only_v1=True)
                 rows = scoring_rows(conn, address)
             scored = score_address(conn, community, address, rows, settings, timings)
             body = fresh_score_object(address, scored.result, scored.error)
             outcome = EmbedOutcome(200, "", "200 OK", scored.error, scored.lifo_attempts)
-            # Queued last, so that it leaves with the COMMIT; fetched once the transaction is over.
-            return outcome, (queue_visible_stamps(conn, address, only_v1=True), body)
+            return outcome, (listed, body)
 
         outcome, (listed, score) = db.run_transaction(work, commit=not dry_run)
         body = stamps_with_score_body(fetch_visible_stamps(listed), score)
