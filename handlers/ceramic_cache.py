@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -49,12 +49,24 @@ ROUTES: tuple[tuple[str, str, Callable[..., Answer], bool], ...] = (
 
 
 def _request(event: BaseProxyEvent) -> CacheRequest:
-    """The transport-neutral request; null headers stay null (the reference's 400), null query reads empty."""
+    """The transport-neutral request; null headers stay null (the reference's 400), null query reads empty.
+
+    Headers are matched in any casing (agreed deviation 13). An ALB target group with multi-value
+    headers on sends only ``multiValueHeaders``/``multiValueQueryStringParameters``: the last value counts, as
+    the single-value mode would have passed it.
+    """
     raw = event.raw_event
-    has_headers = raw.get("headers") is not None or raw.get("multiValueHeaders") is not None
+    headers: Mapping[str, Any] | None = None
+    if raw.get("headers") is not None:
+        headers = event.headers
+    elif isinstance(raw.get("multiValueHeaders"), dict):
+        headers = {k: v[-1] for k, v in raw["multiValueHeaders"].items() if v}
+    query: Mapping[str, Any] = event.query_string_parameters
+    if not query and isinstance(raw.get("multiValueQueryStringParameters"), dict):
+        query = {k: v[-1] for k, v in raw["multiValueQueryStringParameters"].items() if v}
     return CacheRequest(
-        headers=event.headers if has_headers else None,
-        query=event.query_string_parameters,
+        headers=headers,
+        query=query,
         body=event.body,
         is_base64_encoded=bool(event.is_base64_encoded),
     )

@@ -11,3 +11,7 @@ bench: install ## Benchmark the handler (latency, round trips, cold start, memor
 
 bench-quick: install ## The benchmark with few requests and rows: a smoke run of it
 	$(BENCH_PYTHON) -m bench.run --quick $(BENCH_ARGS)
+
+.PHONY: bench-ceramic-cache
+bench-ceramic-cache: install ## Benchmark the ceramic-cache routes in-process (latency, round trips, statements)
+	$(BENCH_PYTHON) -m bench.ceramic_cache $(BENCH_ARGS)

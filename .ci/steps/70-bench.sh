@@ -5,3 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 make --no-print-directory bench-quick
+# The ceramic-cache routes' benchmark, a few requests per case (every response is checked).
+.venv/bin/python -m bench.ceramic_cache --iterations 10 --warmup 2

@@ -53,6 +53,8 @@ def get(request: CacheRequest, settings: Settings, *, dry_run: bool = False) -> 
             except MisconfiguredScorer:
                 raise
             except Exception as exc:
+                if isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed):
+                    raise  # a dead connection: the pool runs the unit again on a fresh one
                 raise UnableToGetScore(str(exc)) from exc
 
         outcome = db.run_transaction(work, commit=not dry_run)

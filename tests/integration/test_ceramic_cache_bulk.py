@@ -124,6 +124,12 @@ def test_every_event_source_and_header_casing(cache_world: CacheWorld) -> None:
         )
     )
     assert encoded.status == 201 and [s["provider"] for s in encoded.body["stamps"]] == ["Ens"]
+    multi = alb_event("POST", BULK, body=[])
+    del multi["headers"], multi["queryStringParameters"]
+    multi["multiValueHeaders"] = {"authorization": ["Bearer x", f"Bearer {token}"]}
+    multi["multiValueQueryStringParameters"] = {}
+    multi_answer = call(multi)
+    assert multi_answer.status == 201 and "multiValueHeaders" in multi_answer.raw
     null_headers = call(rest_event("POST", BULK, headers=None, body=[]))
     assert (null_headers.status, null_headers.body) == (400, GENERIC)
 
@@ -190,3 +196,11 @@ def test_delete(cache_world: CacheWorld) -> None:
     assert [(s["provider"]) for s in answer.body["stamps"]] == ["Google", "Lens"]  # every type, type 1 first
     assert set(answer.body["score"]["stamps"]) == {"Google", "Lens"}  # scoring reads every type
     assert [r["provider"] for r in cache_world.visible(address)] == ["Google", "Lens"]
+
+
+def test_rows_take_the_payload_provider(cache_world: CacheWorld) -> None:
+    address = new_address()
+    item = {"provider": "Ens", "stamp": cache_world.item(address, "Google")["stamp"]}
+    answer = cache_world.bulk("POST", address, [item])
+    assert answer.status == 201 and [s["provider"] for s in answer.body["stamps"]] == ["Ens"]
+    assert [r["provider"] for r in cache_world.visible(address)] == ["Ens"]

@@ -106,3 +106,30 @@ def test_bulk_limit() -> None:
 
 def test_duplicates() -> None:
     assert duplicate_providers(["A", "B", "A"]) and not duplicate_providers(["A", "B"])
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=20))
+def test_rows_keep_payload_order_and_values(pairs: list[tuple[str, str]]) -> None:
+    rows = plan_rows(
+        [
+            (provider, stamp(proofValue_=proof) | {"proof": {"proofValue": proof}})
+            for provider, proof in pairs
+        ],
+        source_app=None,
+        source_scorer_id=None,
+    )
+    assert [(r.provider, r.proof_value) for r in rows] == pairs
+
+
+def test_bulk_items() -> None:
+    from scorer_core.ceramic_cache.request import bulk_items
+
+    items = bulk_items(
+        [{"provider": "A", "stamp": 1, "address": None, "extra": 2}, {"provider": "B"}], with_stamp=True
+    )
+    assert [(i.provider, i.stamp) for i in items] == [("A", 1), ("B", None)]
+    assert bulk_items({}, with_stamp=True) == []
+    assert bulk_items([{"provider": "A", "stamp": 1}], with_stamp=False)[0].stamp is None
+    for bad in ([{"provider": 1}], [{}], [{"provider": "A", "address": 5}], ["A"], {"A": 1}):
+        with pytest.raises((ValueError, TypeError)):
+            bulk_items(bad, with_stamp=True)
