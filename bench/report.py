@@ -68,6 +68,11 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
         for key in ("round_trips", "core_statements", "wire_statements", "transactions"):
             if case["database"].get(key) is not None:
                 metrics[f"{prefix} / {key.replace('_', ' ')}"] = case["database"][key]
+    for case in results.get("embed_cases", []):
+        for key in ("min", "p50", "p95", "p99"):
+            metrics[f"{case['case']} / {key} ms"] = case["latency_ms"][key]
+        for key in ("round_trips", "core_statements", "wire_statements", "transactions"):
+            metrics[f"{case['case']} / {key.replace('_', ' ')}"] = case["database"][key]
     cold = results["cold_start"]
     metrics["cold start / spawn to first response ms (median)"] = cold["spawn_to_response_ms"]["p50"]
     metrics["cold start / import handlers.score ms (median)"] = cold["import_ms"]["p50"]
@@ -176,6 +181,7 @@ def table(results: dict[str, Any]) -> str:
         ],
     ]
     lines += ["", *_rows_to_text(facts, right_from=2)]
+    lines += _embed_table(results.get("embed_cases", []))
     traced = [case for case in results["cases"] if case["database"].get("round_trip_statements")][:2]
     if traced:
         lines += ["", "statements per round trip, one request:"]
@@ -191,6 +197,30 @@ def table(results: dict[str, Any]) -> str:
             [[f"{entry['cumulative_ms']:.1f}", entry["module"]] for entry in top], right_from=2
         )
     return "\n".join(lines)
+
+
+def _embed_table(cases: list[dict[str, Any]]) -> list[str]:
+    """The embed routes (``bench.embed``): latency, then the counts of one request through the proxy."""
+    if not cases:
+        return []
+    rows = [["embed case", "n", "min", "p50", "p95", "p99", "trips", "stmts", "wire", "tx"]]
+    for case in cases:
+        latency, database = case["latency_ms"], case["database"]
+        rows.append(
+            [case["case"], str(latency["n"])]
+            + [_ms(latency[key]) for key in ("min", "p50", "p95", "p99")]
+            + [
+                _count(database.get(key))
+                for key in ("round_trips", "core_statements", "wire_statements", "transactions")
+            ]
+        )
+    lines = ["", *_rows_to_text(rows, right_from=1)]
+    for case in cases:
+        bursts = " | ".join(
+            " ".join(kinds) or "(no statement)" for kinds in case["database"]["round_trip_statements"]
+        )
+        lines.append(f"{case['case']}: {bursts}")
+    return lines
 
 
 def compare(first: dict[str, Any], second: dict[str, Any], first_name: str, second_name: str) -> str:

@@ -2,7 +2,8 @@
 
 Creates a throwaway database (on the server ``tools.localdb`` picks, an embedded one where none runs),
 loads the benchmark data, then measures in separate processes: warm latency and its split per case
-(``bench.warm``), round trips and statements (``bench.roundtrips``), cold starts (``bench.cold``), and
+(``bench.warm``), round trips and statements (``bench.roundtrips``), the embed routes (``bench.embed``), cold
+starts (``bench.cold``), and
 throughput of concurrent workers (``bench.throughput``). Prints one table and writes every number to
 ``bench/results/<UTC timestamp>.json``; ``--compare A.json B.json`` prints two runs side by side.
 """
@@ -135,6 +136,8 @@ def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
             warm = _worker(python, "bench.warm", config, Path(tmp))
             _step("round trips and statements")
             trips = _worker(python, "bench.roundtrips", config, Path(tmp))
+            _step(f"embed routes: 3 cases x {plan.iterations} requests")
+            embed = _worker(python, "bench.embed", config, Path(tmp))
             _step(f"cold start: {plan.cold_runs} fresh processes")
             cold = coldstart.cold_starts(
                 python, env, score_event(data.cases[0], data.api_key), plan.cold_runs
@@ -156,6 +159,7 @@ def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
         "environment": environment,
         "dataset": {"background_addresses": plan.background, "rows": data.background, "load_s": load_s},
         "cases": _cases(warm, trips),
+        "embed_cases": _embed_cases(embed),
         "cold_start": cold,
         "import_time": imports,
         "memory": {"peak_rss_mb": warm["peak_rss_mb"]},
@@ -286,6 +290,27 @@ def _cases(warm: dict[str, Any], trips: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return cases
+
+
+def _embed_cases(embed: dict[str, Any]) -> list[dict[str, Any]]:
+    from bench.report import distribution
+
+    return [
+        {
+            "case": entry["case"],
+            "latency_ms": distribution(entry["samples"]),
+            "database": {
+                "round_trips": entry["database"]["round_trips"],
+                "core_statements": entry["database"]["core_statements"],
+                "wire_statements": entry["database"]["statements"],
+                "transactions": entry["database"]["transactions"],
+                "statements_by_kind": entry["database"]["by_kind"],
+                "round_trip_statements": entry["database"]["bursts"],
+            },
+            "samples_ms": [round(sample, 3) for sample in entry["samples"]],
+        }
+        for entry in embed["cases"]
+    ]
 
 
 def _environment(dsn: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Shadow mode: answer each mirrored request as a dry run and report where the primary's answer differs.
 
 SQS consumer with partial batch failures: a record that cannot be replayed (bad JSON, missing keys, a crash)
-is reported on its own and retried, then dead-lettered, while the rest of the batch completes. Nothing is
-written: `handle_event(..., dry_run=True)` rolls the whole request back and only reads the rate limit.
+is reported on its own and retried, then dead-lettered, while the rest of the batch completes. Each record goes
+to the handler of its route family (`handlers.routes`), imported on first use. Nothing is written:
+`handle_event(..., dry_run=True)` rolls the whole request back (cache writes included) and only reads the rate
+limit.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers import score
+from handlers import routes
 from scorer_core.shadow.record import parse_record
 from scorer_core.shadow.report import mismatch_log
 from scorer_core.shadow.run import ShadowOutcome, run_shadow
@@ -35,7 +37,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
-        outcome = run_shadow(parse_record(record.body), score.handle_event, lambda_context)
+        outcome = run_shadow(parse_record(record.body), routes.handle_event, lambda_context)
     except Exception as exc:
         metrics.add_metric(name="ShadowFailed", unit=MetricUnit.Count, value=1)
         # The exception text only: the record itself carries the API key.

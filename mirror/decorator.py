@@ -23,8 +23,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 log = logging.getLogger("mirror")
 
-# Headers the scorer never reads; leaving them out of the queue narrows what a queue reader could see.
-DROPPED_HEADERS = frozenset({"authorization", "cookie"})
+# Headers no route reads; leaving them out of the queue narrows what a queue reader could see. The
+# ``Authorization`` header stays: the ceramic-cache routes authenticate with its JWT, as the API key is kept.
+DROPPED_HEADERS = frozenset({"cookie"})
 
 
 @dataclass

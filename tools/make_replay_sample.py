@@ -21,6 +21,7 @@ hold test API keys only, and never leave `.local/`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -32,6 +33,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from handlers.routes import event_path, module_for_path
 from scorer_core.shadow.compare import compare_responses
 from scorer_core.shadow.report import ReplayReport
 from tools import localdb
@@ -44,7 +46,7 @@ EVENTS_DIR = PROJECT_ROOT / "events"
 EVENTS_GROUP = "events"
 
 # Settings only the Django reference reads (as the parity checker drops them).
-REFERENCE_ONLY_ENV = {"SECRET_KEY", "DJANGO_SETTINGS_MODULE", "PARITY_LOCMEM_CACHE", "CELERY_BROKER_URL"}
+REFERENCE_ONLY_ENV = {"DJANGO_SETTINGS_MODULE", "PARITY_LOCMEM_CACHE", "CELERY_BROKER_URL"}
 REFERENCE_ONLY_PREFIXES = ("READ_REPLICA_", "DATA_MODEL_DATABASE_URL")
 
 Record = dict[str, Any]
@@ -147,6 +149,37 @@ KNOWN_DIFFERENCES: dict[str, tuple[set[str], str]] = {
         {"body.score", "body.stamps.Google.score", "body.stamps.Google.dedup"},
         "dry run: the first address's hash links (request #0) were never written, so no clash",
     ),
+    "embed_save_then_v2_score#1": (
+        {
+            "body.score",
+            "body.passing_score",
+            "body.expiration_timestamp",
+            "body.stamps.BinanceBABT2",
+            "body.stamps.CoinbaseDualVerification2",
+            "body.stamps.Discord",
+            "body.stamps.Ens",
+        },
+        "dry run: the embed save (request #0) was rolled back, so the v2 score finds no stamps",
+    ),
+    "cc_bulk_patch_partial#1": (
+        {
+            "body.score.expiration_timestamp",
+            "body.score.score",
+            "body.score.stamps.Discord",
+            "body.score.stamps.Ens",
+            "body.stamps[0].provider",
+            "body.stamps[0].stamp.credentialSubject.nullifiers[0]",
+            "body.stamps[0].stamp.credentialSubject.provider",
+            "body.stamps[0].stamp.proof.proofValue",
+            "body.stamps[1].provider",
+            "body.stamps[1].stamp.credentialSubject.nullifiers[0]",
+            "body.stamps[1].stamp.credentialSubject.provider",
+            "body.stamps[1].stamp.expirationDate",
+            "body.stamps[1].stamp.proof.proofValue",
+            "body.stamps[2]",
+        },
+        "dry run: the first PATCH (request #0) was rolled back, so Ens and Discord are still listed and scored",
+    ),
 }
 # Requests the reference rate-limited: the replay's counter store is unreachable (REPLAY_REDIS_URL), so the
 # rate limit fails open and the answer is that of the scenario's first request.
@@ -161,10 +194,17 @@ REPLAY_REDIS_URL = "redis://127.0.0.1:9/0"
 
 
 def parity_groups(parity: Path) -> tuple[list[Group], dict[str, Any]]:
-    """One group per recorded scenario; returns the golden files too (expectations refer to them)."""
+    """One group per recorded scenario; returns the golden files too (expectations refer to them).
+
+    A scenario whose route family has no handler module in this tree yet is left out, and said so.
+    """
     goldens = {path.stem: json.loads(path.read_text()) for path in sorted((parity / "golden").glob("*.json"))}
     groups = []
     for name, golden in goldens.items():
+        missing = _missing_handlers(golden["requests"])
+        if missing:
+            print(f"{name}: left out, no handler module {', '.join(missing)} yet")
+            continue
         records = [
             {
                 "id": f"{name}#{index}",
@@ -178,6 +218,11 @@ def parity_groups(parity: Path) -> tuple[list[Group], dict[str, Any]]:
         ]
         groups.append(Group(name, records, scenario_env(golden["env"]) | {"REDIS_URL": REPLAY_REDIS_URL}))
     return groups, goldens
+
+
+def _missing_handlers(events: list[dict[str, Any]]) -> list[str]:
+    modules = {module_for_path(event_path(event)) for event in events}
+    return sorted(m for m in modules if importlib.util.find_spec(m) is None)
 
 
 def scenario_env(recorded: dict[str, str]) -> dict[str, str]:
@@ -204,7 +249,9 @@ def events_group() -> Group:
         "HUMAN_POINTS_START_TIMESTAMP": "0",
         "RATELIMIT_ENABLE": "false",
     }
-    paths = sorted(p for p in EVENTS_DIR.glob("*.json") if p.name != "expected.json")
+    paths = sorted(
+        p for p in EVENTS_DIR.glob("*.json") if p.name != "expected.json" and not p.name.startswith("env.")
+    )
     events = {f"{EVENTS_GROUP}/{p.name}": json.loads(p.read_text()) for p in paths}
     answers = _answer_for_real(list(events.values()), env | {"DATABASE_URL": url})
     records = [
@@ -220,15 +267,17 @@ def events_group() -> Group:
 
 
 def _answer_for_real(events: list[dict[str, Any]], env: dict[str, str]) -> list[dict[str, Any]]:
-    """Run the score handler (not a dry run) in a child process with its own settings."""
+    """Run each event's handler (not a dry run) in a child process with its own settings."""
     program = (
-        "import json, sys\n"
-        "from handlers.score import handler\n"
+        "import importlib, json, sys\n"
+        "from handlers.routes import event_path, module_for_path\n"
         "from tools.replay import ReplayContext\n"
         "from tools.credentials import guard_didkit_exit\n"
         "guard_didkit_exit()\n"
+        "def handler(e):\n"
+        "    return importlib.import_module(module_for_path(event_path(e))).handler(e, ReplayContext())\n"
         "events = json.load(sys.stdin)\n"
-        "print(json.dumps([handler(e, ReplayContext()) for e in events]))\n"
+        "print(json.dumps([handler(e) for e in events]))\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", program],
@@ -377,7 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     groups.append(events_group())
     records = [record for group in groups for record in group.records]
     altered = alter(records)
-    expected = expected_differences(args.parity, goldens, altered)
+    labels = {record["id"] for record in records}
+    expected = {
+        label: entry
+        for label, entry in expected_differences(args.parity, goldens, altered).items()
+        if label in labels  # scenarios left out (no handler yet) expect nothing
+    }
     (args.out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (args.out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     records_file = os.path.relpath(args.out / "records.jsonl")

@@ -2,8 +2,9 @@
 
 `python -m tools.replay records.jsonl [--database-url URL]` (`make replay FILE=...`). Each line is a
 record as the mirror sends it, `{"event": ..., "response": {"statusCode": ..., "body": ...}}` (`served_at` and
-an `id` label optional). Every request runs through `handlers.score.handle_event(..., dry_run=True)`, so the
-database is left as it was, and the comparison is the shadow consumer's own.
+an `id` label optional). Every request runs through its route family's `handle_event(..., dry_run=True)`
+(`handlers.routes`: v2 score, embed or ceramic cache), so the database is left as it was, and the comparison
+is the shadow consumer's own.
 
 Exit status: 0 when the replay ran, whatever it found (it is a report); 2 for bad input (unreadable file, a
 line that is not a record, no database given); 1 when it could not run (database unreachable, or every
@@ -88,7 +89,7 @@ def read_records(path: Path) -> Iterator[tuple[int, MirroredRecord]]:
 
 def replay(records: list[tuple[int, MirroredRecord]], *, source: str, examples: int = 5) -> ReplayReport:
     """Run each record as a dry run; a record whose run raises is reported as an error, not a stop."""
-    from handlers.score import handle_event  # after DATABASE_URL is set: settings are read once
+    from handlers.routes import handle_event  # after DATABASE_URL is set: settings are read once
 
     report = ReplayReport(source=source, examples=examples)
     for number, record in records:

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-# Every table the score request writes, including the analytics row and the API-key hash migration.
+# Every table a request writes: scoring, the analytics row, the API-key hash migration and the ceramic cache.
 SCORING_TABLES = (
     "registry_passport",
     "registry_score",
@@ -24,6 +24,7 @@ SCORING_TABLES = (
     "registry_humanpointscommunityqualifiedusers",
     "account_accountapikey",
     "account_accountapikeyanalytics",
+    "ceramic_cache_ceramiccache",
 )
 
 Checksums = dict[str, tuple[int, str]]

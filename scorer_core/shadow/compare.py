@@ -18,9 +18,20 @@ from typing import Any
 # A path inside the body: object keys (str) and array indexes (int).
 Segments = tuple[str | int, ...]
 
-# Patterns over body paths; "*" matches any one key.
-_PRESENCE_ONLY: tuple[Segments, ...] = (("last_score_timestamp",),)
-_INSTANTS: tuple[Segments, ...] = (("expiration_timestamp",), ("stamps", "*", "expiration_date"))
+# Patterns over body paths; "*" matches any one key or index. The embed and ceramic-cache stamp routes nest
+# the score under "score" and list cached rows under "stamps": a row the request writes gets a new id on
+# every run (the primary's own row is soft-deleted by the shadow's replay), so only its presence counts.
+_PRESENCE_ONLY: tuple[Segments, ...] = (
+    ("last_score_timestamp",),
+    ("score", "last_score_timestamp"),
+    ("stamps", "*", "id"),
+)
+_INSTANTS: tuple[Segments, ...] = (
+    ("expiration_timestamp",),
+    ("stamps", "*", "expiration_date"),
+    ("score", "expiration_timestamp"),
+    ("score", "stamps", "*", "expiration_date"),
+)
 
 
 class DifferenceKind(StrEnum):
@@ -88,12 +99,19 @@ def compare_responses(
 
 
 def score_delta(primary_doc: Any, shadow_doc: Any) -> Decimal | None:
-    """Primary score minus shadow score, when both bodies carry a numeric `score` string."""
-    primary_score = _decimal(primary_doc.get("score")) if isinstance(primary_doc, dict) else None
-    shadow_score = _decimal(shadow_doc.get("score")) if isinstance(shadow_doc, dict) else None
+    """Primary score minus shadow score, when both bodies carry a numeric `score` string (or a `score` object
+    with one, as the embed and ceramic-cache stamp routes answer)."""
+    primary_score, shadow_score = _score_of(primary_doc), _score_of(shadow_doc)
     if primary_score is None or shadow_score is None:
         return None
     return primary_score - shadow_score
+
+
+def _score_of(doc: Any) -> Decimal | None:
+    score = doc.get("score") if isinstance(doc, dict) else None
+    if isinstance(score, dict):
+        score = score.get("score")
+    return _decimal(score)
 
 
 def _parse(body: str) -> tuple[Any, bool]:

@@ -80,6 +80,8 @@ def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
     body = json.loads(response["body"])
     if name.startswith("score_"):
         _check_score_event(name, event, response, body, demo_data)
+    elif name.startswith("embed_"):
+        _check_embed_event(event, response, body, demo_data)
     elif name.startswith("ceramic_cache_"):
         _check_ceramic_cache_event(event, response, body, demo_data)
 
@@ -95,6 +97,22 @@ def _check_score_event(
         assert set(body) == {"error"}
     if "elb" in event.get("requestContext", {}):
         assert response["statusDescription"].startswith(str(EXPECTED[name]))
+
+
+def _check_embed_event(
+    event: dict[str, Any], response: dict[str, Any], body: Any, demo_data: DemoData
+) -> None:
+    if response["statusCode"] >= 400:
+        assert set(body) == {"detail"}
+        assert ("statusDescription" in response) == ("elb" in event.get("requestContext", {}))
+        return
+    assert set(response) == {"statusCode", "headers", "body"}  # the embed success envelope, exactly
+    assert response["headers"] == {"Content-Type": "application/json"}
+    if "embed_rate_limit" in body:
+        return
+    assert body["success"] is True
+    assert sorted(s["provider"] for s in body["stamps"]) == sorted(demo_data.providers)
+    assert Decimal(body["score"]["score"]) == demo_data.expected_score
 
 
 def _check_ceramic_cache_event(

@@ -224,3 +224,54 @@ def test_a_crash_of_the_scorer_fails_only_its_record(
 
     result = shadow.handler(batch, LambdaContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+
+
+def embed_save_event(community: str, address: str, providers: tuple[str, ...]) -> dict[str, Any]:
+    stamps = [issue_stamp(address, p, expiration=EXPIRATION) for p in providers]
+    return {
+        "requestContext": {
+            "elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/e/1"}
+        },
+        "httpMethod": "POST",
+        "path": f"/internal/embed/stamps/{address}",
+        "queryStringParameters": {},
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"scorer_id": int(community), "stamps": stamps}),
+        "isBase64Encoded": False,
+    }
+
+
+def test_records_of_every_family_replay_by_path_and_an_embed_save_writes_nothing(
+    seeded: dict[str, Any], queue_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from handlers import embed
+
+    community = seeded["community"]
+    primary = mirror_to_sqs(queue_url=queue_url, timeout_s=5.0, warm=False)(embed.handler)
+    # Committed by the primary: SCORED's Google replaced, Discord added, and the first score.
+    saved = primary(embed_save_event(community, SCORED, ("Google", "Discord")), LambdaContext())
+    assert saved["statusCode"] == 200
+    # Never served: a dry run would soft-delete FRESH's rows, insert new ones and score it.
+    fresh_event = embed_save_event(community, FRESH, ("Google", "Ens", "Discord"))
+    fresh_answer = embed.handle_event(fresh_event, LambdaContext(), dry_run=True)
+    assert fresh_answer["statusCode"] == 200
+    fresh = json.dumps({"event": fresh_event, "response": fresh_answer, "served_at": "2026-01-01T00:00:00Z"})
+    v2 = score.handle_event(build_event(community, SCORED, seeded["key"]), LambdaContext(), dry_run=True)
+    v2_record = json.dumps(
+        {
+            "event": build_event(community, SCORED, seeded["key"]),
+            "response": v2,
+            "served_at": "2026-01-01T00:00:00Z",
+        }
+    )
+    batch = sqs_event([*drain(queue_url), fresh, v2_record])
+    capfd.readouterr()
+
+    before = table_checksums(seeded["url"])
+    result = shadow.handler(batch, LambdaContext())
+    after = table_checksums(seeded["url"])
+
+    assert result == {"batchItemFailures": []}
+    assert after == before
+    assert before["ceramic_cache_ceramiccache"][0] == 8  # six seeded rows and the primary's two new ones
+    assert emitted_metrics(json_lines(capfd.readouterr().out))["ShadowMatch"] == [1, 1, 1]

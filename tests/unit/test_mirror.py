@@ -68,8 +68,9 @@ def test_the_request_as_received_and_the_answer_reach_the_queue(
     (body,) = received(queue_url)
     record = parse_record(body)
     assert record.status == 200 and record.body == RESPONSE["body"]
-    assert record.event["headers"] == {"x-api-key": KEY}  # the key as sent, credentials dropped
-    assert record.event["multiValueHeaders"] == {"x-api-key": [KEY]}
+    # The key and the JWT as sent (the shadow authenticates like the primary); cookies dropped.
+    assert record.event["headers"] == {"x-api-key": KEY, "Authorization": "Bearer secret-token"}
+    assert record.event["multiValueHeaders"] == {"x-api-key": [KEY], "authorization": ["Bearer secret-token"]}
     assert original["headers"]["x-api-key"] == "PrtyMain.***"  # the handler's own view is untouched
     assert record.served_at is not None
     assert (fresh_stats.sent, fresh_stats.failed, fresh_stats.timed_out) == (1, 0, 0)
@@ -153,4 +154,4 @@ def test_a_queue_that_never_answers_costs_at_most_the_time_bound(
 def test_the_message_is_json_without_dropped_headers() -> None:
     message = json.loads(decorator._message(decorator._snapshot(event()), RESPONSE))
     assert set(message) == {"event", "response", "served_at"}
-    assert "secret-token" not in json.dumps(message) and "session=" not in json.dumps(message)
+    assert "session=" not in json.dumps(message)
