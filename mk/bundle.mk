@@ -40,8 +40,8 @@ build-layer-arm64: $(SAM) install ## Build the arm64 dependency layer apart and 
 	BUNDLE_LAYER_DIR=$(ARM64_LAYER_BUILD_DIR)/DependenciesLayer BUNDLE_ARCH=arm64 \
 		$(PY) -m pytest -q -p no:cacheprovider tests/bundle/test_layer_arch.py
 
-check-layer: install ## Check the binaries of the layer in .aws-sam/build against its architecture
-	$(PY) -m pytest -q -p no:cacheprovider tests/bundle/test_layer_arch.py
+check-layer: install ## Check the layer's binaries (architecture) and the bundle's 3.12 bytecode in .aws-sam/build
+	$(PY) -m pytest -q -p no:cacheprovider tests/bundle/test_layer_arch.py tests/bundle/test_bytecode.py
 
 # Lambda allows 250 MB unzipped for function code and layers together.
 bundle-sizes: ## Unzipped sizes of the built function and layers
