@@ -49,13 +49,15 @@ bundle-sizes: ## Unzipped sizes of the built function and layers
 		if [ -d "$$d" ]; then printf '%8s  %s\n' "$$(du -sh "$$d" | cut -f1)" "$$d"; fi; \
 	done
 
-invoke: install ## Run the built function with EVENT=events/<file>.json on the demo database
+# The built functions under the Lambda Runtime Interface Emulator (tools/lambda_rie.py): CPython 3.12,
+# code and layer read-only, SAM's environment. They run what the last `make build` made.
+invoke: install $(SAM) ## Run EVENT=events/<file>.json on the built bundle under the Lambda emulator (demo database)
 	$(PY) -m tools.invoke $(EVENT)
 
-invoke-all: install ## Run every sample event on the built function and check its status
+invoke-all: install $(SAM) ## Every sample event on the built bundle under the emulator, status and envelope checked
 	$(PY) -m tools.invoke --check
 
-serve: install ## Serve the handler on http://127.0.0.1:3000 as API Gateway would (demo database)
+serve: install $(SAM) ## The built functions behind http://127.0.0.1:3000 as API Gateway would call them (demo database)
 	$(PY) -m tools.serve
 
 # events/env.local.json points `sam local` at this database on the host's PostgreSQL.
