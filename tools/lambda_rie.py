@@ -294,13 +294,21 @@ def _memory_cgroup_bases() -> list[tuple[Path, str]]:
     return bases
 
 
-def free_port(preferred: int | None = None) -> int:
-    """``preferred`` when it is free, else any free port."""
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as s, contextlib.suppress(OSError):
+def free_port_pair(low: int, high: int) -> int:
+    """The first port ``p`` in ``[low, high)`` with ``p`` and ``p + 1`` free (invocations, Runtime API)."""
+    for port in range(low, high - 1, 2):
+        if _free(port) and _free(port + 1):
+            return port
+    raise RuntimeError(f"no two free ports in {low}-{high}")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
             s.bind(("127.0.0.1", port))
-            return int(s.getsockname()[1])
-    raise SystemExit(f"port {preferred} is taken")
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -409,9 +417,12 @@ class Emulator:
             f"http://127.0.0.1:{self.port}{INVOKE_PATH}", data=json.dumps(event).encode(), method="POST"
         )
         started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=timeout_s or self.spec.timeout_s + 10) as answer:
-            body = answer.read()
-            error = answer.headers.get("X-Amz-Function-Error") is not None
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s or self.spec.timeout_s + 10) as answer:
+                body = answer.read()
+                error = answer.headers.get("X-Amz-Function-Error") is not None
+        except urllib.error.HTTPError as failed:  # the emulator's 502: the init phase or the runtime failed
+            body, error = failed.read(), True
         ms = (time.perf_counter() - started) * 1000
         try:
             payload = json.loads(body)
