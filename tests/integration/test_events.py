@@ -1,7 +1,7 @@
 """The sample events of events/ through the score handler, in-process, on the demo data.
 
-The same events run against the built bundle in CI (`python -m tools.invoke --check`); here they run
-against the source tree, so a change that breaks a sample shows up with the rest of the test suite.
+The same events run against the built bundle under the Lambda emulator in CI (`make invoke-all`); here they
+run against the source tree, so a change that breaks a sample shows up with the rest of the test suite.
 """
 
 from __future__ import annotations
@@ -69,3 +69,33 @@ def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
         assert set(body) == {"error"}
     if "elb" in event.get("requestContext", {}):
         assert response["statusDescription"].startswith(str(EXPECTED[name]))
+
+
+def _handler_for(name: str) -> Any:
+    """The handler of the module that names the event file (``score_*.json`` -> ``handlers.score``)."""
+    import importlib
+
+    from tools.invoke import function_for_event
+
+    modules = {
+        f"handlers.{p.stem}": f"handlers.{p.stem}" for p in (EVENTS_DIR.parent / "handlers").glob("*.py")
+    }
+    module = function_for_event(name, modules)
+    assert module is not None, f"no handler module for {name}"
+    return importlib.import_module(module).handler
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_response_envelope_is_what_the_event_source_accepts(name: str, demo_data: DemoData) -> None:
+    """API Gateway (REST and HTTP API) answers 502 to any key beyond its proxy response keys; only ALB
+    targets get ``statusDescription`` (agreed deviation 9)."""
+    from tools.envelope import REST_KEYS, envelope_problem, source_of
+
+    event = _load(name)
+    response = _handler_for(name)(event, LambdaContext())
+    assert envelope_problem(event, response) is None
+    if source_of(event) == "alb":
+        assert "statusDescription" in response
+    else:
+        assert "statusDescription" not in response and "statusCategory" not in response
+        assert set(response) <= REST_KEYS
