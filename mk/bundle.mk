@@ -14,7 +14,7 @@ SAM_LOCAL_DSN ?= postgresql://postgres@127.0.0.1:5432/scorer_demo
 DEPLOY_ARCH ?= arm64
 CONFIG_ENV ?= staging
 
-.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke invoke-all serve sam-local-db \
+.PHONY: sam-venv validate build build-layer-arm64 check-layer bundle-sizes invoke invoke-all serve sam-local-db sam-local-check \
 	deploy
 
 # SAM CLI gets its own virtualenv: see requirements-sam.txt for why.
@@ -68,3 +68,8 @@ sam-local-db: install ## Load the demo data into SAM_LOCAL_DSN, for sam local in
 deploy: $(SAM) ## Build for DEPLOY_ARCH (arm64) and sam deploy --config-env CONFIG_ENV (staging|prod)
 	$(MAKE) --no-print-directory build ARCH=$(DEPLOY_ARCH)
 	$(SAM_ENV) $(SAM) deploy --config-env $(CONFIG_ENV)
+
+# Real `sam local` in Docker, with a locally built stand-in of the python3.12 base image (no registry):
+# root and apt needed; a few minutes the first time. See tools/sam_local_check.py.
+sam-local-check: install $(SAM) ## sam local invoke (every sample event) and start-api (every route) in Docker, no registry
+	$(PY) -m tools.sam_local_check
