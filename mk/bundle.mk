@@ -8,7 +8,7 @@ EVENT ?= events/score_success_rest.json
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0
-BUILD_DIR := .aws-sam/build
+BUILD_DIR ?= .aws-sam/build
 ARM64_LAYER_BUILD_DIR := .aws-sam/build-arm64
 SAM_LOCAL_DSN ?= postgresql://postgres@127.0.0.1:5432/scorer_demo
 DEPLOY_ARCH ?= arm64
@@ -72,4 +72,4 @@ deploy: $(SAM) ## Build for DEPLOY_ARCH (arm64) and sam deploy --config-env CONF
 # Real `sam local` in Docker, with a locally built stand-in of the python3.12 base image (no registry):
 # root and apt needed; a few minutes the first time. See tools/sam_local_check.py.
 sam-local-check: install $(SAM) ## sam local invoke (every sample event) and start-api (every route) in Docker, no registry
-	$(PY) -m tools.sam_local_check
+	$(PY) -m tools.sam_local_check $(SAM_LOCAL_ARGS)

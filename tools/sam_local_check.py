@@ -151,7 +151,8 @@ def build_base_image(arch: str, python: str) -> None:
     image = WORK_DIR / "image"
     if image.exists():
         shutil.rmtree(image)
-    shutil.copytree(rootfs, image, symlinks=True)
+    # cp -a keeps the rootfs's device nodes as nodes: copytree would read /dev/zero and /dev/full for ever.
+    run("cp", "-a", rootfs, image)
     (image / ".complete").unlink()
     _install_python(python, image / "var" / "lang")
     shutil.copytree(lambda_rie.runtime_dir(python, arch), image / "var" / "runtime", symlinks=True)
@@ -176,7 +177,8 @@ def build_base_image(arch: str, python: str) -> None:
     shutil.rmtree(image)
     # The interpreter runs in the image as Lambda's does: check it before SAM does.
     done = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "/var/lang/bin/python3.12", image_tag(arch), "-c",
+        ["docker", "run", "--rm", "-e", "PYTHONPATH=/var/runtime", "--entrypoint", "/var/lang/bin/python3.12",
+         image_tag(arch), "-c",
          "import sys, awslambdaric, ssl, sqlite3; print(sys.version.split()[0])"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -232,13 +234,12 @@ def sam_env() -> dict[str, str]:
 
 
 def sam_common(env_file: Path) -> list[str]:
+    """The options of both commands: the build's architecture (the template's default is arm64), the
+    database override, the local base image."""
     return [
-        "--env-vars",
-        str(env_file),
-        "--skip-pull-image",
-        "--add-host",
-        "host.docker.internal:host-gateway",
-    ]
+        "--parameter-overrides", f"Architecture={lambda_rie.host_arch()}", "--env-vars", str(env_file),
+        "--skip-pull-image", "--add-host", "host.docker.internal:host-gateway",
+    ]  # fmt: skip
 
 
 def invoke_all(functions: dict[str, lambda_rie.FunctionSpec], env_file: Path) -> int:
