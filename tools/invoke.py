@@ -5,7 +5,7 @@ What runs is what `sam build` put in ``.aws-sam/build``, under the Lambda Runtim
 (``tools.lambda_rie``). Each event goes to the function whose handler module names its file
 (``score_*.json`` -> the function with handler ``handlers.score.handler``); the events of one function go to
 one execution environment, in order, so the first is its cold start. The demo's settings (database, trusted
-issuer) override the template's values, as ``sam local --env-vars`` would.
+issuer, in this process's environment) override the template's values, as `sam local` takes the shell's.
 
     python -m tools.invoke events/score_success_rest.json     # print each response
     python -m tools.invoke --check                             # every event of events/expected.json
@@ -23,10 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tools.lambda_rie import FunctionSpec
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
@@ -120,21 +117,12 @@ def function_for_event(event_file: str, handler_modules: dict[str, str]) -> str 
     return max(matches)[1] if matches else None
 
 
-def demo_overrides(functions: dict[str, FunctionSpec]) -> dict[str, dict[str, str]]:
-    """This environment's values of each function's template variables (the demo's settings)."""
-    return {
-        name: {var: os.environ[var] for var in spec.template_variables if var in os.environ}
-        for name, spec in functions.items()
-    }
-
-
 def run_events(events: list[Path], build_dir: Path, *, port: int, log_dir: Path | None) -> list[Result]:
     """Every event through the emulator, one execution environment per function; the init report of
     each environment is printed to stderr."""
     from tools import lambda_rie
 
-    functions = lambda_rie.load_functions(build_dir)
-    functions = lambda_rie.load_functions(build_dir, demo_overrides(functions))
+    functions = lambda_rie.load_functions(build_dir)  # the demo's settings, in os.environ, as shell values
     by_module = {spec.module: name for name, spec in functions.items()}
     plan: dict[str, list[Path]] = {}
     results: list[Result] = []

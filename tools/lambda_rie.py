@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.client
 import json
 import os
 import platform
@@ -33,8 +34,6 @@ import socket
 import stat
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,6 +326,7 @@ class Emulator:
     memory: MemoryLimit | None = None
     _process: subprocess.Popen[bytes] | None = None
     _log: Any = None
+    _http: http.client.HTTPConnection | None = None
 
     @property
     def sandbox(self) -> Path:
@@ -412,17 +412,19 @@ class Emulator:
         raise RuntimeError(f"the emulator did not listen on port {self.port}{self._log_tail()}")
 
     def invoke(self, event: Any, *, timeout_s: float | None = None) -> InvokeResult:
-        """POST one event; the emulator answers with the handler's result or the function's error."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{INVOKE_PATH}", data=json.dumps(event).encode(), method="POST"
-        )
+        """POST one event; the emulator answers with the handler's result or the function's error (its 502
+        when the init phase or the runtime failed). One kept-alive connection, as a caller would keep."""
+        data = json.dumps(event).encode()
         started = time.perf_counter()
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s or self.spec.timeout_s + 10) as answer:
-                body = answer.read()
-                error = answer.headers.get("X-Amz-Function-Error") is not None
-        except urllib.error.HTTPError as failed:  # the emulator's 502: the init phase or the runtime failed
-            body, error = failed.read(), True
+            connection = self._connection(timeout_s)
+            connection.request("POST", INVOKE_PATH, body=data, headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            body = answer.read()
+        except (OSError, http.client.HTTPException):
+            self._close_connection()
+            raise
+        error = answer.status >= 400 or answer.getheader("X-Amz-Function-Error") is not None
         ms = (time.perf_counter() - started) * 1000
         try:
             payload = json.loads(body)
@@ -435,6 +437,19 @@ class Emulator:
         ):
             error = True
         return InvokeResult(payload, error, ms)
+
+    def _connection(self, timeout_s: float | None) -> http.client.HTTPConnection:
+        if self._http is None:
+            self._http = http.client.HTTPConnection("127.0.0.1", self.port)
+        self._http.timeout = timeout_s or self.spec.timeout_s + 10
+        if self._http.sock is not None:
+            self._http.sock.settimeout(self._http.timeout)
+        return self._http
+
+    def _close_connection(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def runtime_pid(self) -> int | None:
         """The runtime process (the 3.12 interpreter the emulator started), if it is running."""
@@ -472,6 +487,7 @@ class Emulator:
         return f":\n{text[-3000:]}" if text else ""
 
     def stop(self) -> None:
+        self._close_connection()
         if self._process is not None and self._process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGTERM)

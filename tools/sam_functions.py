@@ -2,7 +2,8 @@
 
 Runs with the SAM CLI's interpreter (``.venv-sam/bin/python -m tools.sam_functions``), so the template is
 read, its parameters resolved and each function's environment built by SAM's own code: the same
-variables, ``AWS_LAMBDA_*`` values, memory and timeout that `sam local invoke` gives the container.
+variables, ``AWS_LAMBDA_*`` values, memory and timeout that `sam local invoke` gives the container, the
+template's variables taking this shell's values, then those of ``--env-vars``, as SAM's do.
 Only this module imports ``samcli``; the emulator runner (``tools.lambda_rie``) reads its output.
 
     python -m tools.sam_functions --template .aws-sam/build/template.yaml \\
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,9 @@ def describe(template: Path, parameters: dict[str, str], overrides: dict[str, An
             function_handler=function.handler,
             function_logging_config=function.logging_config,
             variables=variables,
-            shell_env_values={},
+            shell_env_values=dict(
+                os.environ
+            ),  # as `sam local` does: the shell's values of template variables
             # --env-vars semantics: a "Parameters" entry applies to every function, a function's own
             # entry to it alone.
             override_values={**overrides.get("Parameters", {}), **overrides.get(function.name, {})},

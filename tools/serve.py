@@ -233,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     data = demo.load_demo_data(dsn)
     demo.configure_environment(dsn, data.issuer_did, quiet=False)
     build_dir = Path(args.build_dir)
-    functions = lambda_rie.load_functions(build_dir)
-    functions = lambda_rie.load_functions(build_dir, invoke.demo_overrides(functions))
+    functions = lambda_rie.load_functions(build_dir)  # the demo's settings, in os.environ, as shell values
     routes = [Route(method, path, name) for name, spec in functions.items() for method, path in spec.routes]
     if not routes:
         raise SystemExit(f"no function of {build_dir} has an API route")
