@@ -128,7 +128,10 @@ def run_events(events: list[Path], build_dir: Path, *, port: int, log_dir: Path 
     results: list[Result] = []
     for event in events:
         function = function_for_event(event.name, by_module)
-        if function is None:
+        if function is None and _in_source_template(event.name):
+            error = "its function is in template.yaml but not in the build: run `make build`"
+            results.append(Result(str(event), None, None, error, 0.0))
+        elif function is None:
             results.append(Result(str(event), None, None, None, 0.0, skipped=_why_unrouted(event.name)))
         else:
             plan.setdefault(function, []).append(event)
@@ -159,6 +162,16 @@ def run_events(events: list[Path], build_dir: Path, *, port: int, log_dir: Path 
                 file=sys.stderr,
             )
     return results
+
+
+def _in_source_template(event_name: str) -> bool:
+    """Whether template.yaml has a handler for the event (so only the build lacks its function)."""
+    template = (PROJECT_ROOT / "template.yaml").read_text()
+    modules = {
+        f"handlers.{path.stem}": f"handlers.{path.stem}" for path in (PROJECT_ROOT / "handlers").glob("*.py")
+    }
+    module = function_for_event(event_name, modules)
+    return module is not None and f"Handler: {module}.handler" in template
 
 
 def _why_unrouted(event_name: str) -> str:

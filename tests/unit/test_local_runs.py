@@ -160,3 +160,9 @@ def test_sam_local_environment_parses_and_trusts_the_demo_issuer() -> None:
     assert settings.trusted_iam_issuers == (issuer_key().did,)
     assert settings.db_secret_arn is None
     assert settings.database_url is not None
+
+
+def test_an_event_whose_function_is_in_the_template_is_never_skipped() -> None:
+    """Only events no template function handles are skipped; a stale build is an error instead."""
+    assert invoke._in_source_template("score_success_rest.json")
+    assert not invoke._in_source_template("nothing_here.json")
