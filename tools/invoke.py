@@ -129,8 +129,8 @@ def run_events(events: list[Path], build_dir: Path, *, port: int, log_dir: Path 
     for event in events:
         function = function_for_event(event.name, by_module)
         if function is None and _in_source_template(event.name):
-            error = "its function is in template.yaml but not in the build: run `make build`"
-            results.append(Result(str(event), None, None, error, 0.0))
+            stale = "its function is in template.yaml but not in the build: run `make build`"
+            results.append(Result(str(event), None, None, stale, 0.0))
         elif function is None:
             results.append(Result(str(event), None, None, None, 0.0, skipped=_why_unrouted(event.name)))
         else:
