@@ -1,15 +1,18 @@
 """Cold start: fresh interpreters answering their first request, and where the import time goes.
 
-Each run spawns ``bench.cold`` with only the handler's environment (plus PATH, HOME, LANG), as a new Lambda
-execution environment would start, and takes the time from just before the spawn to the moment the child
-had its response (``time.monotonic()`` is system-wide). ``-X importtime`` then lists the imports of
-``handlers.score`` by cumulative time.
+Development tree: each run spawns ``bench.cold`` with only the handler's environment (plus PATH, HOME, LANG), as
+a new Lambda execution environment would start, and takes the time from just before the spawn to the moment the
+child had its response (``time.monotonic()`` is system-wide). ``-X importtime`` then lists the imports of
+``handlers.score`` by cumulative time. Artifact: the built bundle under the Lambda emulator, where the figures
+are the emulator's own (``artifact_cold_starts``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -96,3 +99,78 @@ def parse_importtime(stderr: str) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def artifact_cold_starts(
+    handler_env: dict[str, str], event: dict[str, Any], runs: int, warm_requests: int, build_dir: Path
+) -> dict[str, Any]:
+    """The built bundle's cold starts under the Lambda Runtime Interface Emulator (``tools.lambda_rie``).
+
+    Each run is a fresh execution environment: init as the emulator logs it (``INIT REPORT``), the first
+    invoke's duration (``INVOKE RTDONE``), then ``warm_requests`` more invokes, timed by the client (what a
+    caller of the emulator waits) and by the emulator, and the runtime process's peak RSS (``VmHWM``).
+    Returns ``{"skipped": why}`` when there is no build to run.
+    """
+    from tools import invoke, lambda_rie
+
+    if not (build_dir / "template.yaml").exists() or not lambda_rie.SAM_PYTHON.exists():
+        return {"skipped": f"no build in {build_dir} or no .venv-sam (make sam-venv build)"}
+    python = invoke.find_python312()
+    if python is None:
+        return {"skipped": "no CPython 3.12"}
+    spec = lambda_rie.load_functions(build_dir, {"ScoreFunction": handler_env})["ScoreFunction"]
+    samples: dict[str, list[float]] = {
+        key: [] for key in ("init", "first_invoke", "init_plus_first_invoke", "first_client", "rss")
+    }
+    warm_client: list[float] = []
+    warm_runtime: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-rie-") as tmp:
+        for run in range(runs):
+            log = Path(tmp) / f"run-{run}.log"
+            port = lambda_rie.free_port_pair(9020, 9060)
+            with lambda_rie.Emulator(spec, port=port, python=python, log_path=log) as emulator:
+                first = emulator.invoke(event)
+                if first.function_error or first.payload.get("statusCode") != 200:
+                    raise RuntimeError(
+                        f"the built function answered {first.payload!r}:\n{emulator.log_text()[-3000:]}"
+                    )
+                warm = [emulator.invoke(event) for _ in range(warm_requests)]
+                init = emulator.init_report()
+                rss = emulator.runtime_peak_rss_mb()
+                text = emulator.log_text()
+            invokes = parse_invoke_durations(text)
+            if init is None or len(invokes) != warm_requests + 1:
+                raise RuntimeError(
+                    f"the emulator's log lacks its INIT REPORT or INVOKE RTDONE lines:\n{text[-3000:]}"
+                )
+            samples["init"].append(init.duration_ms)
+            samples["first_invoke"].append(invokes[0])
+            samples["init_plus_first_invoke"].append(init.duration_ms + invokes[0])
+            samples["first_client"].append(first.ms)
+            samples["rss"].append(rss or math.nan)
+            warm_client += [answer.ms for answer in warm]
+            warm_runtime += invokes[1:]
+    return {
+        "runs": runs,
+        "build_dir": str(build_dir),
+        "bytecode": _has_bytecode(spec.code_dir),
+        "init_ms": distribution(samples["init"]),
+        "first_invoke_ms": distribution(samples["first_invoke"]),
+        "init_plus_first_invoke_ms": distribution(samples["init_plus_first_invoke"]),
+        "first_invoke_client_ms": distribution(samples["first_client"]),
+        "warm_client_ms": distribution(warm_client),
+        "warm_runtime_ms": distribution(warm_runtime),
+        "runtime_peak_rss_mb": distribution(samples["rss"]),
+    }
+
+
+_INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: [^,]+, produced bytes: \d+, duration: ([0-9.]+)ms\)")
+
+
+def parse_invoke_durations(log: str) -> list[float]:
+    """The duration of each invoke as the emulator logs it, in order (``INVOKE RTDONE(..., duration: 6.5ms)``)."""
+    return [float(match.group(1)) for match in _INVOKE_DONE.finditer(log)]
+
+
+def _has_bytecode(code_dir: Path) -> bool:
+    return (code_dir / "handlers" / "__pycache__").is_dir()

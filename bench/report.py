@@ -82,6 +82,14 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
             "handlers_score_cumulative_ms"
         ]
     metrics["memory / peak RSS of the warm loop MB"] = results["memory"]["peak_rss_mb"]
+    artifact = results.get("artifact_cold_start") or {}
+    if "init_ms" in artifact:
+        metrics["artifact / init ms (median)"] = artifact["init_ms"]["p50"]
+        metrics["artifact / first invoke ms (median)"] = artifact["first_invoke_ms"]["p50"]
+        metrics["artifact / init + first invoke ms (median)"] = artifact["init_plus_first_invoke_ms"]["p50"]
+        metrics["artifact / warm invoke ms, client (median)"] = artifact["warm_client_ms"]["p50"]
+        metrics["artifact / warm invoke ms, emulator (median)"] = artifact["warm_runtime_ms"]["p50"]
+        metrics["artifact / runtime peak RSS MB (median)"] = artifact["runtime_peak_rss_mb"]["p50"]
     throughput = results["throughput"]
     metrics[f"throughput / {throughput['workers']} workers requests per s"] = throughput["requests_per_s"]
     metrics["throughput / p50 ms under load"] = throughput["latency_ms"]["p50"]
@@ -167,6 +175,7 @@ def table(results: dict[str, Any]) -> str:
             f" -X importtime cumulative {_ms(imports.get('handlers_score_cumulative_ms'))} ms",
         ],
         ["peak RSS of the warm-loop process", f"{memory['peak_rss_mb']:.1f} MB"],
+        *_artifact_facts(results),
         [
             f"throughput, {throughput['workers']} worker processes",
             f"{throughput['requests_per_s']:.1f} requests/s over {throughput['requests']} re-scores"
@@ -221,6 +230,35 @@ def _embed_table(cases: list[dict[str, Any]]) -> list[str]:
         )
         lines.append(f"{case['case']}: {bursts}")
     return lines
+
+
+def _artifact_facts(results: dict[str, Any]) -> list[list[str]]:
+    """The built bundle under the Lambda emulator, next to the development tree's figures."""
+    artifact = results.get("artifact_cold_start") or {}
+    if "init_ms" not in artifact:
+        return [["built bundle under the Lambda emulator", f"not measured: {artifact.get('skipped', '-')}"]]
+    cold = results["cold_start"]["spawn_to_response_ms"]["p50"]
+    total = artifact["init_plus_first_invoke_ms"]["p50"]
+    rescore = next((c["latency_ms"]["p50"] for c in results["cases"] if c["mode"] == "re-score"), math.nan)
+    bytecode = "with" if artifact["bytecode"] else "without"
+    return [
+        [
+            "built bundle, cold start (emulator)",
+            f"init {_ms(artifact['init_ms']['p50'])} + first invoke {_ms(artifact['first_invoke_ms']['p50'])}"
+            f" = {_ms(total)} ms median of {artifact['runs']} ({bytecode} bytecode); development tree"
+            f" {_ms(cold)} ms, ratio {total / cold:.2f}",
+        ],
+        [
+            "built bundle, warm invoke (emulator)",
+            f"{_ms(artifact['warm_client_ms']['p50'])} ms p50 at the client,"
+            f" {_ms(artifact['warm_runtime_ms']['p50'])} ms in the emulator;"
+            f" in-process re-score p50 {_ms(rescore)} ms",
+        ],
+        [
+            "built bundle, runtime peak RSS",
+            f"{artifact['runtime_peak_rss_mb']['p50']:.1f} MB (VmHWM of the runtime process, median)",
+        ],
+    ]
 
 
 def compare(first: dict[str, Any], second: dict[str, Any], first_name: str, second_name: str) -> str:

@@ -55,12 +55,15 @@ class Plan:
     warmup: int = 20
     background: int = 3000
     cold_runs: int = 10
+    artifact_warm: int = 50  # warm invokes per artifact cold start
     workers: int = 4
     throughput_requests: int = 250  # per worker
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(iterations=30, warmup=3, background=500, cold_runs=3, throughput_requests=25)
+        return cls(
+            iterations=30, warmup=3, background=500, cold_runs=3, artifact_warm=10, throughput_requests=25
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = replace(plan, **overrides)
     if plan.iterations < 1 or plan.workers < 1:
         raise SystemExit("--iterations and --workers must be at least 1")
-    results = run(plan, python=args.python, keep=args.keep)
+    results = run(plan, python=args.python, keep=args.keep, build_dir=args.build_dir)
     from bench.report import save, table
 
     path = save(results, RESULTS_DIR)
@@ -104,6 +107,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="throughput worker processes (default 4)")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the measured processes")
     parser.add_argument(
+        "--build-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".aws-sam" / "build",
+        help="the built bundle whose cold start runs under the Lambda emulator (default .aws-sam/build)",
+    )
+    parser.add_argument(
         "--compare", nargs=2, metavar=("A.json", "B.json"), help="print two runs side by side"
     )
     return parser.parse_args(argv)
@@ -113,7 +122,7 @@ def _step(message: str) -> None:
     print(f"- {message}", file=sys.stderr, flush=True)
 
 
-def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
+def run(plan: Plan, *, python: str, keep: bool, build_dir: Path) -> dict[str, Any]:
     """Set up the data, measure everything, and return the results (the JSON file's content)."""
     from bench import coldstart, dataset, report
     from bench.harness import WorkerConfig, score_event
@@ -143,6 +152,10 @@ def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
                 python, env, score_event(data.cases[0], data.api_key), plan.cold_runs
             )
             imports = coldstart.import_profile(python, env)
+            _step(f"cold start of the built bundle under the Lambda emulator: {plan.cold_runs} environments")
+            artifact = coldstart.artifact_cold_starts(
+                env, score_event(data.cases[0], data.api_key), plan.cold_runs, plan.artifact_warm, build_dir
+            )
             _step(f"throughput: {plan.workers} workers x {plan.throughput_requests} re-scores")
             throughput = _throughput(python, plan, env, dsn, data, Path(tmp))
         environment = _environment(dsn)
@@ -161,6 +174,7 @@ def run(plan: Plan, *, python: str, keep: bool) -> dict[str, Any]:
         "cases": _cases(warm, trips),
         "embed_cases": _embed_cases(embed),
         "cold_start": cold,
+        "artifact_cold_start": artifact,
         "import_time": imports,
         "memory": {"peak_rss_mb": warm["peak_rss_mb"]},
         "verification_cache_emptied_before_first_scores": warm.get("verification_cache_emptied"),

@@ -24,11 +24,14 @@ from aws_lambda_powertools.event_handler.api_gateway import (
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from handlers import startup
 from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
 from scorer_core.ceramic_cache import bulk, score, stamps, weights
 from scorer_core.ceramic_cache.request import Answer, CacheRequest
 from scorer_core.responses.serialization import error_body
 from scorer_core.settings import get_settings
+
+startup.initialize()
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-ceramic-cache")
 logger = Logger(service=SERVICE)

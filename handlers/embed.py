@@ -31,9 +31,12 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from handlers import startup
 from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
 from scorer_core.embed.outcome import EmbedOutcome, error_body
 from scorer_core.embed.request import EmbedRequest
+
+startup.initialize()
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-embed")
 logger = Logger(service=SERVICE)

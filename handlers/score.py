@@ -13,9 +13,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from handlers import startup
 from handlers.envelope import http_response
 from scorer_core.v2 import service
 from scorer_core.v2.request import MISSING, ScoreRequest
+
+# The init phase: a malformed setting fails here, naming the variable, before any request is routed.
+startup.initialize()
 
 # The template sets POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE; these defaults serve local runs.
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "passport-score")

@@ -1,11 +1,11 @@
 """Run the built Lambda bundle with sample events on the demo database: `sam local invoke` without Docker.
 
-What runs is what `sam build` put in ``.aws-sam/build``: the function's code (``ScoreFunction``) and its
-dependency layer (``DependenciesLayer/python``) on ``PYTHONPATH``, in a child process whose working
-directory is the function's folder, as in the Lambda runtime. The child uses a Python 3.12 (the
-runtime's version) when one is found; the layer's compiled modules load only there and only on the
-machine's own architecture. Otherwise the child runs the built code with this virtualenv's interpreter
-and packages instead of the layer, and says so.
+What runs is what `sam build` put in ``.aws-sam/build``, under the Lambda Runtime Interface Emulator with
+``awslambdaric`` on CPython 3.12, code and layer read-only, with the environment SAM would give
+(``tools.lambda_rie``). Each event goes to the function whose handler module names its file
+(``score_*.json`` -> the function with handler ``handlers.score.handler``); the events of one function go to
+one execution environment, in order, so the first is its cold start. The demo's settings (database, trusted
+issuer, in this process's environment) override the template's values, as `sam local` takes the shell's.
 
     python -m tools.invoke events/score_success_rest.json     # print each response
     python -m tools.invoke --check                             # every event of events/expected.json
@@ -18,110 +18,29 @@ import argparse
 import glob
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
-FUNCTION_ID = "ScoreFunction"
-LAYER_ID = "DependenciesLayer"
-HANDLER = "handlers.score.handler"
-# Sample events by file-name prefix: the built function that answers them and its handler.
-FAMILIES = {
-    "score_": (FUNCTION_ID, HANDLER),
-    "embed_": ("EmbedFunction", "handlers.embed.handler"),
-    "ceramic_cache_": ("CeramicCacheFunction", "handlers.ceramic_cache.handler"),
-}
-
-
-def family_of(event: Path) -> tuple[str, str]:
-    """``(function id, handler)`` of a sample event, by its file name (score events by default)."""
-    return next((f for prefix, f in FAMILIES.items() if event.name.startswith(prefix)), FAMILIES["score_"])
-
-
 EXPECTED_FILE = PROJECT_ROOT / "events" / "expected.json"
 LAMBDA_PYTHON = "3.12"
-HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-
-# What the Lambda runtime and template.yaml put in the function's environment, minus the database
-# settings, which the demo provides (DATABASE_URL instead of DB_SECRET_ARN).
-LAMBDA_ENVIRONMENT = {
-    "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_ID,
-    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-    "AWS_REGION": "us-west-2",
-    "AWS_DEFAULT_REGION": "us-west-2",
-    "POWERTOOLS_SERVICE_NAME": "passport-score",
-    "POWERTOOLS_METRICS_NAMESPACE": "PassportScore",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "PYTHONDONTWRITEBYTECODE": "1",  # keep the built bundle free of this machine's .pyc files
-}
-
-# Runs in the child: import the handler once (a cold start), then call it once per event (warm).
-_CHILD = r"""
-import atexit, importlib, json, sys, time, traceback, uuid
-
-# DIDKit finishes its calls on its own threads; a short pause at exit lets them end before
-# finalisation (see tools.credentials.guard_didkit_exit).
-atexit.register(time.sleep, 0.02)
-
-class Context:
-    function_name = "ScoreFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:ScoreFunction:live"
-    memory_limit_in_mb = "1024"
-    log_group_name = "/aws/lambda/ScoreFunction"
-    log_stream_name = "local"
-
-    def __init__(self, timeout_s):
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self):
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-handler_path, out_path, *event_paths = sys.argv[1:]
-module_name, function_name = handler_path.rsplit(".", 1)
-started = time.perf_counter()
-handler = getattr(importlib.import_module(module_name), function_name)
-import_ms = (time.perf_counter() - started) * 1000
-report = {"python": sys.version.split()[0], "import_ms": import_ms, "results": []}
-for path in event_paths:
-    with open(path) as f:
-        event = json.load(f)
-    started = time.perf_counter()
-    try:
-        response, error = handler(event, Context(30.0)), None
-    except Exception:
-        response, error = None, traceback.format_exc()
-    elapsed = (time.perf_counter() - started) * 1000
-    report["results"].append({"event": path, "response": response, "error": error, "ms": elapsed})
-with open(out_path, "w") as f:
-    json.dump(report, f)
-"""
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The interpreter and import path the child runs with, and how close that is to Lambda."""
-
-    python: str
-    pythonpath: tuple[Path, ...]
-    note: str
+# Ports 9000-9099: the emulator of the n-th function listens on BASE + 2n, its Runtime API on BASE + 2n + 1.
+DEFAULT_PORT = int(os.environ.get("LAMBDA_RIE_PORT", "9000"))
 
 
 @dataclass(frozen=True)
 class Result:
     event: str
-    response: dict[str, Any] | None
+    function: str | None
+    response: Any
     error: str | None
     ms: float
+    skipped: str | None = None
 
 
 def find_python312() -> str | None:
@@ -152,38 +71,10 @@ def _python_version(python: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def choose_runtime(build_dir: Path, python: str | None = None, function_id: str = FUNCTION_ID) -> Runtime:
-    """The built function plus its layer on a Python 3.12 of this architecture, or the closest fallback."""
-    function_dir = build_dir / function_id
-    layer_dir = build_dir / LAYER_ID / "python"
-    if not (function_dir / "handlers").is_dir():
-        raise SystemExit(f"no built function in {function_dir}: run `make build` first")
-    layer_arch_file = layer_dir / ".lambda-arch"
-    layer_arch = layer_arch_file.read_text().strip() if layer_arch_file.exists() else None
-    host_arch = HOST_ARCH.get(platform.machine().lower())
-    python312 = python or find_python312()
-    if python312 and layer_dir.is_dir() and layer_arch == host_arch:
-        return Runtime(
-            python312, (function_dir, layer_dir), f"built function and layer on Python {LAMBDA_PYTHON}"
-        )
-    if not python312:
-        why = "no Python 3.12 found (set LAMBDA_PYTHON)"
-    elif not layer_dir.is_dir():
-        why = f"no built layer in {layer_dir}"
-    else:
-        why = f"the layer is built for {layer_arch}, this machine is {platform.machine()}"
-    return Runtime(
-        sys.executable,
-        (function_dir,),
-        f"{why}: built function code with {sys.executable} (Python {platform.python_version()}) and "
-        "its installed packages instead of the layer",
-    )
-
-
 def prepare_demo(*, quiet: bool) -> None:
     """The demo database (embedded PostgreSQL) with the demo data, and the demo's settings in os.environ.
 
-    ``quiet`` turns the function's log and metrics lines off, as `tools.demo` does.
+    ``quiet`` turns the function's log lines down, as `tools.demo` does.
     """
     from tools import demo
 
@@ -217,40 +108,88 @@ def load_demo(dsn: str) -> None:
     print(f"demo data in {name}: key {data.api_key}, community {data.community_id}, address {data.address}")
 
 
-def child_environment(runtime: Runtime) -> dict[str, str]:
-    """This environment (the demo's settings included) without its Python settings, plus the runtime's."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
-    for name, value in LAMBDA_ENVIRONMENT.items():
-        env.setdefault(name, value)
-    env["LAMBDA_TASK_ROOT"] = str(runtime.pythonpath[0])
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in runtime.pythonpath)
-    return env
+def function_for_event(event_file: str, handler_modules: dict[str, str]) -> str | None:
+    """The function whose handler module's name starts the file name (``ceramic_cache_x.json`` ->
+    ``handlers.ceramic_cache``), the longest match winning; ``handler_modules`` maps module to function."""
+    name = Path(event_file).name
+    matches = [(len(module), function) for module, function in handler_modules.items()
+               if name.startswith(module.rsplit(".", 1)[-1] + "_")]  # fmt: skip
+    return max(matches)[1] if matches else None
 
 
-def invoke(
-    runtime: Runtime, events: list[Path], env: dict[str, str], handler: str = HANDLER
-) -> tuple[dict[str, Any], list[Result]]:
-    """Run every event through one child process (one container: the first call is the cold one)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "report.json"
-        command = [runtime.python, "-B", "-c", _CHILD, handler, str(out), *(str(e.resolve()) for e in events)]
-        done = subprocess.run(command, cwd=runtime.pythonpath[0], env=env, check=False)
-        if not out.exists():
-            raise SystemExit(f"the function process failed (exit status {done.returncode})")
-        if done.returncode != 0:
-            print(f"warning: the function process exited with status {done.returncode}", file=sys.stderr)
-        report: dict[str, Any] = json.loads(out.read_text())
-    results = [Result(r["event"], r["response"], r["error"], r["ms"]) for r in report["results"]]
-    return report, results
+def run_events(events: list[Path], build_dir: Path, *, port: int, log_dir: Path | None) -> list[Result]:
+    """Every event through the emulator, one execution environment per function; the init report of
+    each environment is printed to stderr."""
+    from tools import lambda_rie
+
+    functions = lambda_rie.load_functions(build_dir)  # the demo's settings, in os.environ, as shell values
+    by_module = {spec.module: name for name, spec in functions.items()}
+    plan: dict[str, list[Path]] = {}
+    results: list[Result] = []
+    for event in events:
+        function = function_for_event(event.name, by_module)
+        if function is None and _in_source_template(event.name):
+            stale = "its function is in template.yaml but not in the build: run `make build`"
+            results.append(Result(str(event), None, None, stale, 0.0))
+        elif function is None:
+            results.append(Result(str(event), None, None, None, 0.0, skipped=_why_unrouted(event.name)))
+        else:
+            plan.setdefault(function, []).append(event)
+    python = lambda_rie.find_python312()
+    for index, (function, function_events) in enumerate(plan.items()):
+        log = (log_dir / f"{function}.log") if log_dir else None
+        if log:
+            log.unlink(missing_ok=True)
+        emulator = lambda_rie.Emulator(
+            functions[function], port=port + 2 * index, python=python, log_path=log
+        )
+        with emulator:
+            for event in function_events:
+                try:
+                    answer = emulator.invoke(json.loads(event.read_text()))
+                except OSError as exc:
+                    results.append(Result(str(event), function, None, f"invoke failed: {exc}", 0.0))
+                    continue
+                error = json.dumps(answer.payload) if answer.function_error else None
+                results.append(Result(str(event), function, answer.payload, error, answer.ms))
+            init = emulator.init_report()
+            rss = emulator.runtime_peak_rss_mb()
+            print(
+                f"{function}: {emulator.read_only}, memory limit "
+                f"{'enforced' if emulator.memory else 'not enforced (no memory cgroup)'}, init "
+                f"{f'{init.duration_ms:.0f} ms ({init.status})' if init else 'not reported'}, runtime peak RSS "
+                f"{f'{rss:.0f} MB' if rss else 'unknown'}",
+                file=sys.stderr,
+            )
+    return results
+
+
+def _in_source_template(event_name: str) -> bool:
+    """Whether template.yaml has a handler for the event (so only the build lacks its function)."""
+    template = (PROJECT_ROOT / "template.yaml").read_text()
+    modules = {
+        f"handlers.{path.stem}": f"handlers.{path.stem}" for path in (PROJECT_ROOT / "handlers").glob("*.py")
+    }
+    module = function_for_event(event_name, modules)
+    return module is not None and f"Handler: {module}.handler" in template
+
+
+def _why_unrouted(event_name: str) -> str:
+    return (
+        f"no function in template.yaml has a handler module named after {event_name} "
+        "(handlers.<prefix>.handler): not run"
+    )
 
 
 def describe(result: Result) -> str:
     """The response as a reader wants it: status, headers, then the body (pretty when it is JSON)."""
     name = os.path.relpath(result.event, PROJECT_ROOT)
-    if result.response is None:
-        return f"== {name}: the handler raised ({result.ms:.1f} ms)\n{result.error}"
+    if result.skipped:
+        return f"== {name}: skipped, {result.skipped}"
+    if result.error is not None:
+        return f"== {name}: the function failed ({result.ms:.1f} ms)\n{result.error}"
     response = result.response
-    lines = [f"== {name}: {response.get('statusCode')} ({result.ms:.1f} ms)"]
+    lines = [f"== {name} ({result.function}): {response.get('statusCode')} ({result.ms:.1f} ms)"]
     headers = response.get("headers") or response.get("multiValueHeaders") or {}
     lines += [f"{key}: {value}" for key, value in headers.items()]
     body = response.get("body")
@@ -262,18 +201,30 @@ def describe(result: Result) -> str:
 
 
 def check(results: list[Result], expected: dict[str, int]) -> int:
-    """One line per event, then 'N passed, N failed'; the number of failures."""
-    failed = 0
+    """One line per event (status and envelope), then 'N passed, N failed'; the number of failures."""
+    from tools.envelope import envelope_problem
+
+    failed = skipped = 0
     for result in results:
         name = Path(result.event).name
-        status = None if result.response is None else result.response.get("statusCode")
-        ok = status == expected[name]
+        if result.skipped:
+            skipped += 1
+            print(f"SKIP {name}: {result.skipped}")
+            continue
+        status = result.response.get("statusCode") if isinstance(result.response, dict) else None
+        problem = result.error or envelope_problem(
+            json.loads(Path(result.event).read_text()), result.response
+        )
+        ok = status == expected[name] and problem is None
         failed += not ok
         print(
-            f"{'PASS' if ok else 'FAIL'} {name}: status {status}, expected {expected[name]}"
-            f" ({result.ms:.1f} ms)"
+            f"{'PASS' if ok else 'FAIL'} {name} ({result.function}): status {status}, expected {expected[name]}"
+            f"{f'; {problem}' if problem else ''} ({result.ms:.1f} ms)"
         )
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(
+        f"{len(results) - failed - skipped} passed, {failed} failed"
+        + (f", {skipped} skipped" if skipped else "")
+    )
     return failed
 
 
@@ -284,8 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("events", nargs="*", type=Path, help="event files (default with --check: all)")
     parser.add_argument("--check", action="store_true", help="compare status codes with events/expected.json")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="output of `sam build`")
-    parser.add_argument("--python", help="interpreter for the function (default: a Python 3.12)")
-    parser.add_argument("--logs", action="store_true", help="keep the function's logs with --check")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="first emulator port (default 9000)")
+    parser.add_argument("--logs", action="store_true", help="log at the template's level with --check")
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".local" / "lambda",
+        help="emulator logs, one per function",
+    )
     parser.add_argument("--load-demo", metavar="DSN", help="only load the demo data into this database")
     args = parser.parse_args(argv)
     if args.load_demo:
@@ -296,27 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     events: list[Path] = args.events or (
         [EXPECTED_FILE.parent / name for name in expected] if args.check else parser.error("no event given")
     )
-    prepare_demo(quiet=args.check and not args.logs)
-    results: list[Result] = []
-    # One child (one container) per function, in the order the events' families first appear.
-    for function_id, handler in dict.fromkeys(family_of(e) for e in events):
-        runtime = choose_runtime(args.build_dir, args.python, function_id)
-        print(f"{function_id} runtime: {runtime.note}", file=sys.stderr)
-        family_events = [e for e in events if family_of(e) == (function_id, handler)]
-        report, family_results = invoke(runtime, family_events, child_environment(runtime), handler)
-        print(
-            f"cold start: {handler} imported in {report['import_ms']:.0f} ms on Python {report['python']}",
-            file=sys.stderr,
-        )
-        results += family_results
     if args.check:
-        unknown = [r.event for r in results if Path(r.event).name not in expected]
+        unknown = [str(e) for e in events if e.name not in expected]
         if unknown:
             parser.error(f"no expected status in {EXPECTED_FILE.name} for {unknown}")
+    prepare_demo(quiet=args.check and not args.logs)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    results = run_events([e.resolve() for e in events], args.build_dir, port=args.port, log_dir=args.log_dir)
+    print(f"emulator logs: {os.path.relpath(args.log_dir, PROJECT_ROOT)}/<Function>.log", file=sys.stderr)
+    if args.check:
         return 1 if check(results, expected) else 0
     for result in results:
         print(describe(result))
-    return 0 if all(r.response is not None for r in results) else 1
+    return 0 if all(r.error is None and not r.skipped for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The sample events of events/ through their family's handler, in-process, on the demo data.
 
-The same events run against the built bundle in CI (`python -m tools.invoke --check`); here they run
-against the source tree, so a change that breaks a sample shows up with the rest of the test suite.
+The same events run against the built bundle under the Lambda emulator in CI (`make invoke-all`); here they
+run against the source tree, so a change that breaks a sample shows up with the rest of the test suite.
 """
 
 from __future__ import annotations
@@ -63,17 +63,20 @@ def handler_module(name: str) -> str:
     return next(module for prefix, module in HANDLERS.items() if name.startswith(prefix))
 
 
+def _handler(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(handler_module(name)).handler
+
+
 def test_every_event_belongs_to_a_family() -> None:
     assert [name for name in EXPECTED if not any(name.startswith(p) for p in HANDLERS)] == []
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_event_gets_expected_status(name: str, demo_data: DemoData) -> None:
-    import importlib
-
-    handler = importlib.import_module(handler_module(name)).handler
     event = _load(name)
-    response = handler(event, LambdaContext())
+    response = _handler(name)(event, LambdaContext())
     assert response["statusCode"] == EXPECTED[name], response.get("body")
     headers = response.get("headers") or {k: ",".join(v) for k, v in response["multiValueHeaders"].items()}
     assert headers["Content-Type"] == "application/json"
@@ -133,3 +136,19 @@ def _check_ceramic_cache_event(
         assert score["address"] == demo_data.address and score["error"] is None
     if "stamps" in body and "success" in body:
         assert all(stamp["address"] == demo_data.address for stamp in body["stamps"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_response_envelope_is_what_the_event_source_accepts(name: str, demo_data: DemoData) -> None:
+    """API Gateway (REST and HTTP API) answers 502 to any key beyond its proxy response keys; only ALB
+    targets get ``statusDescription`` (agreed deviation 9)."""
+    from tools.envelope import REST_KEYS, envelope_problem, source_of
+
+    event = _load(name)
+    response = _handler(name)(event, LambdaContext())
+    assert envelope_problem(event, response) is None
+    if source_of(event) == "alb":
+        assert "statusDescription" in response
+    else:
+        assert "statusDescription" not in response and "statusCategory" not in response
+        assert set(response) <= REST_KEYS

@@ -63,3 +63,15 @@ def test_parse_importtime_reads_self_and_cumulative_in_ms() -> None:
         {"module": "_io", "self_ms": 0.15, "cumulative_ms": 0.15},
         {"module": "handlers.score", "self_ms": 2.0, "cumulative_ms": 391.0},
     ]
+
+
+def test_invoke_durations_are_read_from_the_emulator_log() -> None:
+    from bench.coldstart import parse_invoke_durations
+
+    log = (
+        "[INFO] (rapid) INIT REPORT(durationMs: 428.834000)\n"
+        "[INFO] (rapid) INVOKE RTDONE(status: success, produced bytes: 0, duration: 81.315000ms)\n"
+        "REPORT RequestId: 3\tInit Duration: 0.03 ms\tDuration: 510.24 ms\n"
+        "[INFO] (rapid) INVOKE RTDONE(status: failure, produced bytes: 0, duration: 6.5ms)\n"
+    )
+    assert parse_invoke_durations(log) == [81.315, 6.5]

@@ -1,13 +1,10 @@
-"""The Docker-free local runs: HTTP requests as API Gateway events (tools.serve), and the choice of
-interpreter and import path for the built bundle (tools.invoke)."""
+"""The Docker-free local runs: HTTP requests as API Gateway events and back (tools.serve), events to
+functions (tools.invoke), the envelope rules (tools.envelope) and the emulator's init report."""
 
 from __future__ import annotations
 
 import base64
 import json
-import platform
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -87,53 +84,69 @@ def test_response_parts_single_multi_and_base64() -> None:
     assert (status, headers, body) == (401, [("X", "1"), ("X", "2")], b"raw")
 
 
-def _built(tmp_path: Path, layer_arch: str | None) -> Path:
-    (tmp_path / "ScoreFunction" / "handlers").mkdir(parents=True)
-    if layer_arch is not None:
-        layer = tmp_path / "DependenciesLayer" / "python"
-        layer.mkdir(parents=True)
-        (layer / ".lambda-arch").write_text(layer_arch + "\n")
-    return tmp_path
+def test_event_files_go_to_the_function_named_by_their_handler_module() -> None:
+    modules = {
+        "handlers.score": "ScoreFunction",
+        "handlers.ceramic_cache": "CeramicCacheFunction",
+        "handlers.ceramic": "OtherFunction",
+    }
+    assert invoke.function_for_event("events/score_success_rest.json", modules) == "ScoreFunction"
+    assert invoke.function_for_event("ceramic_cache_get.json", modules) == "CeramicCacheFunction"
+    assert invoke.function_for_event("ceramic_x.json", modules) == "OtherFunction"
+    assert invoke.function_for_event("embed_add.json", modules) is None
+    assert invoke.function_for_event("scoreboard.json", modules) is None
 
 
-def _host_arch() -> str:
-    arch = invoke.HOST_ARCH.get(platform.machine().lower())
-    if arch is None:
-        pytest.skip("host is neither x86_64 nor arm64")
-    return arch
+def test_route_patterns_bind_path_parameters() -> None:
+    route = serve.Route("GET", "/ceramic-cache/stamp/{address}/{rest+}", "F")
+    assert route.match("GET", "/ceramic-cache/stamp/0xab/a/b") == {"address": "0xab", "rest": "a/b"}
+    assert route.match("POST", "/ceramic-cache/stamp/0xab/a") is None
+    assert route.match("GET", "/ceramic-cache/stamp/0xab") is None
+    assert serve.Route("ANY", "/x/{id}", "F").match("DELETE", "/x/1") == {"id": "1"}
 
 
-def test_runtime_uses_layer_on_python312_of_this_architecture(tmp_path: Path) -> None:
-    build = _built(tmp_path, _host_arch())
-    runtime = invoke.choose_runtime(build, python="/opt/python3.12")
-    assert runtime.python == "/opt/python3.12"
-    assert runtime.pythonpath == (build / "ScoreFunction", build / "DependenciesLayer" / "python")
+def test_gateway_answers_502_to_keys_api_gateway_rejects() -> None:
+    event = {"httpMethod": "GET", "requestContext": {"stage": "local"}}
+    good = {"statusCode": 200, "headers": {"A": "1"}, "body": "{}", "isBase64Encoded": False}
+    assert serve.gateway_answer(event, good, False)[:3] == (200, [("A", "1")], b"{}")
+    status, _, body, problem = serve.gateway_answer(event, {**good, "statusDescription": "200 OK"}, False)
+    assert (status, body) == (502, serve.BAD_GATEWAY_BODY)
+    assert problem == "Invalid API Gateway Response Keys: ['statusDescription']"
+    status, _, _, problem = serve.gateway_answer(event, {"errorMessage": "boom", "errorType": "E"}, True)
+    assert status == 502
+    assert problem is not None and "boom" in problem
 
 
-def test_runtime_falls_back_when_layer_is_for_another_architecture(tmp_path: Path) -> None:
-    other = "arm64" if _host_arch() == "x86_64" else "x86_64"
-    build = _built(tmp_path, other)
-    runtime = invoke.choose_runtime(build, python="/opt/python3.12")
-    assert runtime.python == sys.executable
-    assert runtime.pythonpath == (build / "ScoreFunction",)
-    assert f"built for {other}" in runtime.note
+def test_envelope_rules_per_event_source() -> None:
+    from tools.envelope import envelope_problem
+
+    rest = {"httpMethod": "GET", "requestContext": {}}
+    http = {"version": "2.0", "requestContext": {}}
+    alb = {"requestContext": {"elb": {"targetGroupArn": "arn"}}}
+    base = {"statusCode": 200, "headers": {}, "body": "", "isBase64Encoded": False}
+    assert envelope_problem(rest, base) is None
+    assert envelope_problem(rest, {**base, "cookies": []}) is not None
+    assert envelope_problem(http, {**base, "cookies": []}) is None
+    assert envelope_problem(http, {**base, "statusCategory": "4XX"}) is not None
+    assert envelope_problem(alb, base) == "an ALB response without statusDescription"
+    assert envelope_problem(alb, {**base, "statusDescription": "200 OK"}) is None
+    assert envelope_problem(rest, {**base, "statusCode": "200"}) is not None
+    assert envelope_problem(rest, {**base, "body": {"a": 1}}) is not None
 
 
-def test_runtime_requires_a_build(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="make build"):
-        invoke.choose_runtime(tmp_path, python="/opt/python3.12")
+def test_init_report_is_read_from_the_emulator_log() -> None:
+    from tools.lambda_rie import parse_init_report
 
-
-def test_child_environment_drops_the_callers_python_path(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
-    monkeypatch.setenv("VIRTUAL_ENV", "/venv")
-    runtime = invoke.Runtime("python3.12", (tmp_path / "fn", tmp_path / "layer"), "")
-    env = invoke.child_environment(runtime)
-    assert env["PYTHONPATH"].split(":") == [str(tmp_path / "fn"), str(tmp_path / "layer")]
-    assert "VIRTUAL_ENV" not in env
-    assert env["LAMBDA_TASK_ROOT"] == str(tmp_path / "fn")
+    log = (
+        "01 Dec 2026 15:20:21,730 [INFO] (rapid) INIT START(type: on-demand, phase: init)\n"
+        "01 Dec 2026 15:20:22,597 [INFO] (rapid) INIT RTDONE(status: success)\n"
+        "01 Dec 2026 15:20:22,597 [INFO] (rapid) INIT REPORT(durationMs: 866.844000)\n"
+        "REPORT RequestId: f5\tInit Duration: 3.21 ms\tDuration: 958.78 ms\n"
+    )
+    report = parse_init_report(log)
+    assert report is not None
+    assert (report.duration_ms, report.status) == (866.844, "success")
+    assert parse_init_report("REPORT RequestId: f5\tInit Duration: 3.21 ms\n") is None
 
 
 def test_sam_local_environment_parses_and_trusts_the_demo_issuer() -> None:
@@ -147,3 +160,9 @@ def test_sam_local_environment_parses_and_trusts_the_demo_issuer() -> None:
     assert settings.trusted_iam_issuers == (issuer_key().did,)
     assert settings.db_secret_arn is None
     assert settings.database_url is not None
+
+
+def test_an_event_whose_function_is_in_the_template_is_never_skipped() -> None:
+    """Only events no template function handles are skipped; a stale build is an error instead."""
+    assert invoke._in_source_template("score_success_rest.json")
+    assert not invoke._in_source_template("nothing_here.json")

@@ -198,3 +198,22 @@ def test_ceramic_cache_settings() -> None:
     )
     assert settings.ceramic_cache_scorer_id == "" and settings.secret_key == "k"
     assert settings.secret_key_secret_arn == "arn:x"
+
+
+def test_malformed_variable_fails_the_handler_import_naming_it() -> None:
+    """The handlers read the settings when imported, which in Lambda is the init phase."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {"PATH": "/usr/bin:/bin", "DB_POOL_MAX_SIZE": "two", "POWERTOOLS_METRICS_DISABLED": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import handlers.score"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "SettingsError: DB_POOL_MAX_SIZE" in done.stderr
