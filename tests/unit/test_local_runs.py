@@ -155,9 +155,14 @@ def test_sam_local_environment_parses_and_trusts_the_demo_issuer() -> None:
     from scorer_core.settings import settings_from
     from tools.credentials import issuer_key
 
-    env = json.loads((invoke.PROJECT_ROOT / "events" / "env.local.json").read_text())["ScoreFunction"]
+    from tools.seed import DEMO_CERAMIC_CACHE_SCORER_ID, DEMO_SECRET_KEY
+
+    # "Parameters" applies to every function (SAM's --env-vars rule); each takes the variables it declares.
+    env = json.loads((invoke.PROJECT_ROOT / "events" / "env.local.json").read_text())["Parameters"]
     settings = settings_from(env)
     assert settings.trusted_iam_issuers == (issuer_key().did,)
+    assert settings.secret_key == DEMO_SECRET_KEY
+    assert settings.ceramic_cache_scorer_id == str(DEMO_CERAMIC_CACHE_SCORER_ID)
     assert settings.db_secret_arn is None
     assert settings.database_url is not None
 
