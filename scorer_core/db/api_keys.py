@@ -6,10 +6,14 @@ from typing import Any
 
 import psycopg
 
+from scorer_core.db.instants import readable
+
 Conn = psycopg.Connection[Any]
 
-API_KEY_BY_PREFIX = """
-SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, expiry_date
+# The expiry is clamped (``'infinity'`` reads as the latest instant), so whatever it holds the key's usability
+# is decided by comparing it, never by failing to decode it.
+API_KEY_BY_PREFIX = f"""
+SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, {readable("expiry_date")}
 FROM account_accountapikey WHERE prefix = %s
 """
 

@@ -21,6 +21,18 @@ from scorer_core.models import Stamp
 _PROOF_OPTIONS = '{"proofPurpose":"assertionMethod"}'
 
 
+def decoded_rows(rows: Iterable[tuple[int, str, Any, datetime]]) -> list[tuple[int, str, Any, datetime]]:
+    """The rows with their stamp decoded from JSON text (rows already decoded pass through).
+
+    Raises what the JSON decoder raises (ValueError for a 5000-digit number, RecursionError for deep nesting):
+    called inside scoring, that fails the score as ERROR with the decoder's text, as the reference records it.
+    """
+    return [
+        (row_id, provider, json.loads(stamp) if isinstance(stamp, str) else stamp, updated_at)
+        for row_id, provider, stamp, updated_at in rows
+    ]
+
+
 def latest_per_provider(rows: Iterable[tuple[int, str, Any, datetime]]) -> list[Stamp]:
     """Keep, per ``provider`` column value, the row with the greatest ``updated_at``.
 

@@ -107,20 +107,25 @@ def _answer(
     key = resolve_demo_alias(
         presented_key(request.headers), settings.demo_api_key_aliases, settings.demo_api_key
     )
-    if not key:
+    # PostgreSQL text cannot hold NUL, so a key with one matches no stored prefix: decided without asking.
+    if not key or not isinstance(key, str) or "\x00" in key:
         return _error(InvalidApiKey())
     try:
         raw_scorer_id, raw_address = path_arguments(request.path)
         path_error: Exception | None = None
-    except IndexError as exc:
+    except (IndexError, AttributeError) as exc:  # too few segments, or a path that is not text
         raw_scorer_id, raw_address, path_error = "", "", exc
     scorer_id = demo_scorer_substitute(raw_scorer_id, settings.demo_api_scorer_id)
     address = raw_address.lower()
+    # Only values the database can take are sent: a scorer id or address with a NUL byte matches nothing (404,
+    # 400 in the reference's order, after the key), and an invalid address is answered 400 before any scoring.
+    lookup_scorer_id = None if scorer_id is not None and "\x00" in scorer_id else scorer_id
+    lookup_address = address if is_valid_address(address) else ""
 
     def work(conn: psycopg.Connection[Any]) -> Outcome:
         with timed(timings, "database_ms"):
             context = load_request_context(
-                conn, key_prefix(key), scorer_id, as_community_id(scorer_id), address
+                conn, key_prefix(key), lookup_scorer_id, as_community_id(lookup_scorer_id), lookup_address
             )
         stored = context.api_key
         now = datetime.now(UTC)

@@ -187,7 +187,9 @@ class FaultProxy:
             if not link.started:
                 (code,) = struct.unpack_from("!i", payload)
                 link.started = code not in (80877102, 80877103, 80877104)
-            elif (kind == b"Q" and payload.upper().startswith(b"COMMIT")) or (kind == b"P" and payload.split(b"\0", 2)[1].upper().startswith(b"COMMIT")):
+            elif (kind == b"Q" and payload.upper().startswith(b"COMMIT")) or (
+                kind == b"P" and payload.split(b"\0", 2)[1].upper().startswith(b"COMMIT")
+            ):
                 found = True
 
 

@@ -43,8 +43,9 @@ def _raw_ceramic(
 
 
 def _assert_address_healthy(world: World, address: str) -> None:
-    assert world.score(address, key=world.other_key).status == 401
     assert world.score(address, key="nope.nope").status == 401
+    assert world.score(address, key=world.other_key).status == 404  # a valid key of another account
+    assert world.score(address).status == 200
 
 
 @pytest.mark.parametrize(
