@@ -81,12 +81,21 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
         log.exception("score request failed")
         error = as_request_error(exc)
         outcome = Outcome(error.status, serialization.error_body(error.message), error.description)
-        # The transaction rolled back, and the analytics row with it: write it on its own.
+        # The transaction rolled back, and the analytics row with it: write it on its own. Not when the
+        # database itself failed: unreachable, the write would wait on it once more; lost after COMMIT was sent,
+        # the row that travelled with the COMMIT may already be written.
         row = _analytics(request, trace, outcome)
-        if row is not None:
+        if row is not None and not _database_unavailable(exc):
             _record_analytics(row)
     outcome.timings = timings
     return outcome
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """The connection could not be opened or was lost (no SQLSTATE, or a connection/shutdown class)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    return exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
 
 
 def _analytics(request: ScoreRequest, trace: _Trace, outcome: Outcome) -> AnalyticsRow | None:
