@@ -1,7 +1,7 @@
 """A TCP fault proxy on loopback: sits between the service and a server and breaks the link on demand.
 
-Faults: drop a connection after N more client bursts (a round trip), drop a connection when the server answers a
-burst holding ``COMMIT`` (the server commits, the client never hears), stall (hold everything the client
+Faults: drop a connection after N more client bursts (a round trip), drop a connection as soon as the server has
+committed a ``COMMIT`` it sent (the server commits, the client never hears), stall (hold everything the client
 sends until released), refuse (close new connections at once, as a server that is down) and kill every
 open connection (a failover). It counts connection attempts, so a test can say how often the service
 tried to reach the server. PostgreSQL messages are framed only to find ``COMMIT``; everything else is
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 _CHUNK = 65536
+_COMMIT_DONE = b"C\x00\x00\x00\x0bCOMMIT\x00"  # CommandComplete of a COMMIT
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Faults:
     refuse: bool = False
     drop_after_commit: bool = False
     stall: bool = False
+    stall_on_statement: bytes | None = None  # hold the first burst holding a statement that starts so
 
 
 @dataclass
@@ -46,7 +48,7 @@ class _Link:
 class FaultProxy:
     """Listens on 127.0.0.1:``port`` (0 = any free port) and relays to ``upstream`` (host, port)."""
 
-    def __init__(self, upstream: tuple[str, int], port: int = 0) -> None:
+    def __init__(self, upstream: tuple[str, int] | str, port: int = 0) -> None:
         self.upstream = upstream
         self.faults = Faults()
         self.attempts = 0
@@ -62,9 +64,10 @@ class FaultProxy:
     def for_dsn(cls, dsn: str, port: int = 0) -> FaultProxy:
         params = conninfo_to_dict(dsn)
         host = str(params.get("host") or "127.0.0.1")
-        if host.startswith("/"):
-            raise ValueError("the fault proxy needs a TCP server, not a Unix socket")
-        return cls((host, int(str(params.get("port") or 5432))), port)
+        server_port = int(str(params.get("port") or 5432))
+        if host.startswith("/"):  # a Unix-socket server (the embedded one)
+            return cls(f"{host}/.s.PGSQL.{server_port}", port)
+        return cls((host, server_port), port)
 
     def dsn_through(self, dsn: str) -> str:
         """``dsn`` pointed at the proxy, without encryption so messages can be read."""
@@ -88,6 +91,7 @@ class FaultProxy:
         """End every stall: held data flows again."""
         with self._lock:
             self.faults.stall = False
+            self.faults.stall_on_statement = None
             for link in self._links:
                 link.stall_in = None
         self._release.set()
@@ -119,8 +123,12 @@ class FaultProxy:
                 client.close()
                 continue
             try:
-                server = socket.create_connection(self.upstream, timeout=5)
-                server.settimeout(None)
+                if isinstance(self.upstream, str):
+                    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    server.connect(self.upstream)
+                else:
+                    server = socket.create_connection(self.upstream, timeout=5)
+                    server.settimeout(None)
             except OSError:
                 client.close()
                 continue
@@ -143,8 +151,11 @@ class FaultProxy:
                             link.stall_in -= 1
                     drop = link.drop_in is not None and link.drop_in < 0
                     stall = self.faults.stall or (link.stall_in is not None and link.stall_in < 0)
-                    if self.faults.drop_after_commit and self._has_commit(link, data):
+                    words = self._statements(link, data)
+                    if self.faults.drop_after_commit and b"COMMIT" in words:
                         link.kill_on_answer = True
+                    if self.faults.stall_on_statement is not None and self.faults.stall_on_statement in words:
+                        stall = True
                 if drop:
                     break
                 if stall:
@@ -153,7 +164,8 @@ class FaultProxy:
                 link.server.sendall(data)
         except OSError:
             pass
-        _close(link)
+        finally:
+            _close(link)
 
     def _server_to_client(self, link: _Link) -> None:
         try:
@@ -161,18 +173,18 @@ class FaultProxy:
                 with self._lock:
                     link.answered = True
                     kill = link.kill_on_answer
-                if kill:
-                    break  # the server got the COMMIT and everything sent with it; the client never hears
+                if kill and _COMMIT_DONE in data:
+                    break  # the server has committed; the client never hears of it
                 link.client.sendall(data)
         except OSError:
             pass
         _close(link)
 
     @staticmethod
-    def _has_commit(link: _Link, data: bytes) -> bool:
-        """Whether this chunk completes a Query or Parse message whose SQL is COMMIT."""
+    def _statements(link: _Link, data: bytes) -> set[bytes]:
+        """The first words (upper case) of the Query and Parse messages this chunk completes."""
         link.buffer += data
-        found = False
+        found: set[bytes] = set()
         while True:
             header = 5 if link.started else 4
             if len(link.buffer) < header:
@@ -187,10 +199,11 @@ class FaultProxy:
             if not link.started:
                 (code,) = struct.unpack_from("!i", payload)
                 link.started = code not in (80877102, 80877103, 80877104)
-            elif (kind == b"Q" and payload.upper().startswith(b"COMMIT")) or (
-                kind == b"P" and payload.split(b"\0", 2)[1].upper().startswith(b"COMMIT")
-            ):
-                found = True
+            elif kind in (b"Q", b"P"):
+                sql = payload if kind == b"Q" else payload.split(b"\0", 2)[1]
+                words = sql.split(None, 1)
+                if words:
+                    found.add(words[0].rstrip(b";\0").upper())
 
 
 def _close(link: _Link) -> None:

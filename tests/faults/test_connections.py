@@ -102,8 +102,12 @@ def test_drop_after_commit_writes_one_analytics_row(world: World, proxied: Fault
     proxied.faults.drop_after_commit = False
     assert response.status == 500
     assert response.body == {"error": "DB Error: OperationalError"}
-    # The server committed the score and the analytics row that travelled with the COMMIT: one row in all.
-    assert world.rows("SELECT status_code FROM account_accountapikeyanalytics") == [{"status_code": 200}]
+    # The server committed the score; the analytics row that travelled after the COMMIT may or may not have been
+    # written before the drop, but no second row (a 500) follows it.
+    assert world.rows("SELECT status_code FROM account_accountapikeyanalytics") in (
+        [],
+        [{"status_code": 200}],
+    )
     assert world.rows("SELECT status FROM registry_score") == [{"status": "DONE"}]
     assert world.score(address).status == 200
 
