@@ -49,6 +49,7 @@ class Settings(BaseModel):
     passport_api_rate_limiting_form: str = DEFAULT_RATE_LIMITING_FORM
     db_pool_max_size: int = 2
     db_connect_timeout: int = 5
+    shadow_max_hold_ms: int = 1000
 
 
 def env_bool(value: str) -> bool:
@@ -115,6 +116,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "passport_api_rate_limiting_form": ("PASSPORT_API_RATE_LIMITING_FORM", _text),
     "db_pool_max_size": ("DB_POOL_MAX_SIZE", positive_int),
     "db_connect_timeout": ("DB_CONNECT_TIMEOUT", positive_int),
+    "shadow_max_hold_ms": ("SHADOW_MAX_HOLD_MS", positive_int),
 }
 
 

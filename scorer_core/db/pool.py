@@ -18,6 +18,7 @@ psycopg and the AWS SDK are imported on first use, not when this module is impor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -59,15 +60,22 @@ def run_transaction(
     *,
     commit: bool = True,
     epilogue: Epilogue[T] | None = None,
+    give_way_ms: int | None = None,
 ) -> T:
     """Run ``work(conn)`` in one transaction: commit, or roll back when ``commit=False`` or when it raises.
+
+    ``give_way_ms`` (dry runs) bounds how long the transaction may wait for a lock, run a statement or sit idle
+    while open; the server ends it past that, releasing its locks, so no other request waits on it longer. The
+    limits are transaction-local (``SET LOCAL``, after ``BEGIN``): nothing stays on the session, so nothing pins
+    a proxy's server connection. Such a unit runs statement by statement, outside pipeline mode (more round
+    trips, for a dry run only), so that the idle limit applies between its statements.
 
     The whole unit runs in pipeline mode and the transaction is opened and closed by explicit statements, so
     ``BEGIN`` travels with the work's first statements and ``COMMIT`` with whatever ``epilogue(conn, result)``
     queues: best-effort statements that run after the commit, outside the transaction, in the same round trip.
     An epilogue failure is logged, never raised; it does not run when the unit rolls back.
     """
-    return _run_with_retry(work, autocommit=False, commit=commit, epilogue=epilogue)
+    return _run_with_retry(work, autocommit=False, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms)
 
 
 def run_autocommit(work: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -103,16 +111,21 @@ def _run_with_retry(
     autocommit: bool,
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
+        return _run_once(
+            work, autocommit=autocommit, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms
+        )
     except DeadConnection as dead:
         logger.warning("database connection lost before commit, retrying once: %s", dead.__cause__)
         # On a connection known to be alive: a new one. The idle ones may have died with it (a failover
         # terminates every backend), so they go too.
         _get_pool().discard_idle()
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
+        return _run_once(
+            work, autocommit=autocommit, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms
+        )
     except DeadConnection as dead:
         assert dead.__cause__ is not None
         raise dead.__cause__ from None
@@ -124,6 +137,7 @@ def _run_once(
     autocommit: bool,
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     import psycopg
 
@@ -142,7 +156,7 @@ def _run_once(
                 if conn.broken or conn.closed:
                     raise DeadConnection() from exc
                 raise
-        return _run_transaction_on(conn, work, commit, epilogue)
+        return _run_transaction_on(conn, work, commit, epilogue, give_way_ms)
     finally:
         _returned_at[conn] = time.monotonic()
         pool.putconn(conn)
@@ -153,15 +167,24 @@ def _run_transaction_on(
     work: Callable[[psycopg.Connection[Any]], T],
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     """The whole unit in one pipeline: BEGIN leaves with the work's first batch, COMMIT with the epilogue."""
     import psycopg
 
     end: psycopg.Cursor[Any] | None = None
     try:
-        with conn.pipeline() as pipeline:
-            _pipelines[conn] = pipeline
+        with conn.pipeline() if give_way_ms is None else contextlib.nullcontext() as pipeline:
+            if pipeline is not None:
+                _pipelines[conn] = pipeline
             conn.execute("BEGIN")
+            if give_way_ms is not None:
+                # Without a pipeline, each statement ends in a Sync, so between statements the server sees the
+                # session idle in its transaction and the idle timeout can end it (inside a pipeline it never
+                # would: the server waits for the next message of one long extended-protocol exchange).
+                limit = int(give_way_ms)
+                for setting in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"):
+                    conn.execute(f"SET LOCAL {setting} = {limit}".encode())
             result = work(conn)
             # Sent with the epilogue when the pipeline closes. Not retried if it fails: the server may have
             # committed before the connection dropped.

@@ -172,7 +172,12 @@ def _answer(
         if row is not None:
             analytics_store.insert_analytics(conn, row, datetime.now(UTC))
 
-    return db.run_transaction(work, commit=not dry_run, epilogue=record_analytics)
+    return db.run_transaction(
+        work,
+        commit=not dry_run,
+        epilogue=record_analytics,
+        give_way_ms=settings.shadow_max_hold_ms if dry_run else None,
+    )
 
 
 def _check_rate_limit(settings: Settings, prefix: str, rate: str | None, dry_run: bool) -> bool:
