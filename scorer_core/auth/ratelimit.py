@@ -74,3 +74,7 @@ def is_limited(redis_url: str, prefix: str, rate: Rate, *, increment: bool = Tru
     else:
         return False  # the window expired between the two calls: upstream treats this as not limited
     return count > rate.count
+
+
+def reset_breaker() -> None:
+    """Close every circuit breaker (tests)."""

@@ -14,6 +14,7 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -30,6 +31,7 @@ class Faults:
     drop_after_commit: bool = False
     stall: bool = False
     stall_on_statement: bytes | None = None  # hold the first burst holding a statement that starts so
+    on_burst: Callable[[], None] | None = None  # called before each client burst is relayed
 
 
 @dataclass
@@ -156,6 +158,9 @@ class FaultProxy:
                         link.kill_on_answer = True
                     if self.faults.stall_on_statement is not None and self.faults.stall_on_statement in words:
                         stall = True
+                hook = self.faults.on_burst
+                if hook is not None:
+                    hook()
                 if drop:
                     break
                 if stall:
