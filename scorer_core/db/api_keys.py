@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 
+from scorer_core.auth.api_keys import StoredApiKey
 from scorer_core.db.instants import readable
 
 Conn = psycopg.Connection[Any]
@@ -16,6 +17,11 @@ API_KEY_BY_PREFIX = f"""
 SELECT id, account_id, hashed_key, hashed_key_sha256, rate_limit, revoked, {readable("expiry_date")}
 FROM account_accountapikey WHERE prefix = %s
 """
+
+
+def load_api_key(conn: Conn, prefix: str) -> StoredApiKey | None:
+    row = conn.execute(API_KEY_BY_PREFIX, (prefix,)).fetchone()
+    return StoredApiKey(*row) if row else None
 
 
 def migrate_api_key(conn: Conn, key_id: str, digest: str) -> None:
