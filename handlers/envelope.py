@@ -22,6 +22,21 @@ RESPONSE_HEADERS = {
 }
 
 
+def event_fields(event: Any) -> dict[str, Any]:
+    """The event as a mapping; anything else (a list, a string, null) carries no field at all.
+
+    Every route family lifts its request through this and the helpers below, so a malformed event is answered
+    like a request that lacks the malformed part, never with an exception.
+    """
+    return event if isinstance(event, dict) else {}
+
+
+def header_map(headers: Any) -> dict[str, Any] | None:
+    """``headers`` when it is an object; a list, a string or a number carries no header (the reference then finds
+    no API key: 401)."""
+    return headers if isinstance(headers, dict) else None
+
+
 def is_alb(event: Any) -> bool:
     """An ALB target-group event: ``requestContext.elb``, whatever else the event holds."""
     context = event.get("requestContext") if isinstance(event, dict) else None

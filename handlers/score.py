@@ -14,7 +14,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import startup
-from handlers.envelope import http_response
+from handlers.envelope import event_fields, header_map, http_response
+from scorer_core.responses.serialization import error_body
 from scorer_core.v2 import service
 from scorer_core.v2.request import MISSING, ScoreRequest
 
@@ -27,12 +28,17 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PassportScore"), service=SERVICE)
 
 
-def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
-    """The transport-neutral request; HTTP API v2 events name the path ``rawPath`` and may omit the query."""
+def to_request(raw_event: Any, request_id: str | None) -> ScoreRequest:
+    """The transport-neutral request; HTTP API v2 events name the path ``rawPath`` and may omit the query.
+
+    Fields of the wrong type are passed on as they are (a non-text path fails after authentication, as in the
+    reference), except headers, which are dropped unless they are an object.
+    """
+    event = event_fields(raw_event)
     if event.get("version") == "2.0":
         return ScoreRequest(
             path=event.get("rawPath", ""),
-            headers=event.get("headers") or {},
+            headers=header_map(event.get("headers")) or {},
             query_params=event.get("queryStringParameters"),
             body=event.get("body"),
             is_base64_encoded=bool(event.get("isBase64Encoded", False)),
@@ -40,7 +46,7 @@ def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
         )
     return ScoreRequest(
         path=event.get("path", ""),
-        headers=event.get("headers"),
+        headers=header_map(event.get("headers")),
         query_params=event.get("queryStringParameters", MISSING),
         body=event.get("body"),
         is_base64_encoded=bool(event.get("isBase64Encoded", False)),
@@ -48,16 +54,16 @@ def to_request(event: dict[str, Any], request_id: str | None) -> ScoreRequest:
     )
 
 
-def to_response(event: dict[str, Any], outcome: service.Outcome) -> dict[str, Any]:
+def to_response(event: Any, outcome: service.Outcome) -> dict[str, Any]:
     return http_response(event, outcome.status, outcome.body, outcome.description)
 
 
-def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) -> dict[str, Any]:
+def handle_event(event: Any, context: Any, *, dry_run: bool = False) -> dict[str, Any]:
     """Score one event; ``dry_run`` rolls everything back (shadow mode)."""
     return _serve(event, context, dry_run=dry_run)[0]
 
 
-def _serve(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], service.Outcome]:
+def _serve(event: Any, context: Any, *, dry_run: bool) -> tuple[dict[str, Any], service.Outcome]:
     started = time.perf_counter()
     outcome = service.handle(to_request(event, getattr(context, "aws_request_id", None)), dry_run=dry_run)
     logger.info(
@@ -75,11 +81,19 @@ def _serve(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[
     return to_response(event, outcome), outcome
 
 
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries the API key.
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@logger.inject_lambda_context(clear_state=True, log_event=False)
+def handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    response, outcome = _serve(event, context, dry_run=False)
+    try:
+        response, outcome = _serve(event, context, dry_run=False)
+    except (
+        Exception
+    ):  # the core answers every failure itself; this is the last line, so the handler never raises
+        logger.exception("score handler failed")
+        outcome = service.Outcome(500, error_body("An error has occurred"), "An error has occurred")
+        response = to_response(event, outcome)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Status{outcome.status // 100}XX", unit=MetricUnit.Count, value=1)
     metrics.add_metric(

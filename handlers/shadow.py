@@ -67,7 +67,7 @@ def publish(outcome: ShadowOutcome, message_id: str) -> None:
     logger.warning("shadow mismatch", extra={"message_id": message_id, **mismatch_log(outcome)})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(log_event=False)  # the SQS records carry the API key
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(

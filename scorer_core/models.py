@@ -21,7 +21,8 @@ class Community:
     """``scorer_weighted_scorer.type``; None when that row is missing."""
     has_weighted_row: bool
     has_binary_row: bool
-    weights: Json
+    weights: str | None
+    """The scorer's weights as JSON text, decoded while scoring (a document the decoder refuses is an ERROR)."""
     threshold: Decimal | None
     has_customization: bool
     custom_weights: tuple[tuple[str, str], ...]

@@ -56,6 +56,8 @@ class Settings(BaseModel):
     ceramic_cache_scorer_id: str = "1"
     """The community the ceramic-cache routes score (the reference's Lambdas default it to ``"1"``)."""
 
+    shadow_max_hold_ms: int = 1000
+
 
 def env_bool(value: str) -> bool:
     """django-environ's bool: an integer is true iff non-zero, else one of its true strings."""
@@ -124,6 +126,7 @@ _SOURCES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "secret_key": ("SECRET_KEY", _optional_text),
     "secret_key_secret_arn": ("SECRET_KEY_SECRET_ARN", _optional_text),
     "ceramic_cache_scorer_id": ("CERAMIC_CACHE_SCORER_ID", _text),
+    "shadow_max_hold_ms": ("SHADOW_MAX_HOLD_MS", positive_int),
 }
 
 

@@ -39,14 +39,19 @@ def presented_key(headers: Mapping[str, str] | None) -> str:
 
     An exact lower-case name wins over other spellings, so a request carrying both behaves as the reference.
     """
-    if not headers:
+    if not isinstance(headers, Mapping) or not headers:
         return ""
     if API_KEY_HEADER in headers:
-        return headers[API_KEY_HEADER] or ""
+        return _text(headers[API_KEY_HEADER])
     for name, value in headers.items():
-        if name.lower() == API_KEY_HEADER:
-            return value or ""
+        if isinstance(name, str) and name.lower() == API_KEY_HEADER:
+            return _text(value)
     return ""
+
+
+def _text(value: object) -> str:
+    """A header value that is not text (a number, a list) presents no key."""
+    return value if isinstance(value, str) else ""
 
 
 def resolve_demo_alias(key: str, aliases: tuple[str, ...], demo_key: str | None) -> str | None:

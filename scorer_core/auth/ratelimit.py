@@ -19,6 +19,7 @@ GROUP = "registry"
 _RATE = re.compile(r"([\d]+)/([\d]*)([smhd])?")
 _UNITS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
 _EXPIRY_FUDGE = 5
+REDIS_TIMEOUT_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,16 @@ def counter_key(prefix: str, rate: Rate, now: int) -> str:
 @cache
 def _client(url: str) -> Any:
     import redis  # imported on first use: most deployments run with limiting off
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    # Short timeouts and no retries (redis-py retries three times by default): a request asks once and fails open.
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def is_limited(redis_url: str, prefix: str, rate: Rate, *, increment: bool = True) -> bool:
@@ -74,3 +83,27 @@ def is_limited(redis_url: str, prefix: str, rate: Rate, *, increment: bool = Tru
     else:
         return False  # the window expired between the two calls: upstream treats this as not limited
     return count > rate.count
+
+
+# Circuit breaker, per Redis URL: after a failure, requests skip Redis (failing open at once) for this long,
+# instead of each paying a timeout on a store that is down. Hand-written: ten lines, one process, one state.
+BREAKER_OPEN_S = 30.0
+_open_until: dict[str, float] = {}
+
+
+class BreakerOpen(Exception):
+    """Redis failed recently; it is not asked again until the breaker closes."""
+
+
+def check_breaker(redis_url: str) -> None:
+    if time.monotonic() < _open_until.get(redis_url, 0.0):
+        raise BreakerOpen(f"rate-limit store failed in the last {BREAKER_OPEN_S:.0f} s")
+
+
+def trip_breaker(redis_url: str) -> None:
+    _open_until[redis_url] = time.monotonic() + BREAKER_OPEN_S
+
+
+def reset_breaker() -> None:
+    """Close every circuit breaker (tests)."""
+    _open_until.clear()

@@ -6,11 +6,13 @@ from typing import Any
 
 from scorer_core.models import Community
 
-# The columns every community query returns, in ``community_from_row`` order.
+# The columns every community query returns. Weights come as JSON text, decoded while scoring
+# (``pipeline.scoring.effective_weights``), so a document the decoder refuses is that score's ERROR, not a failed
+# read before the key is checked. In ``community_from_row`` order.
 _COLUMNS = """
 SELECT c.id, c.external_scorer_id, c.rule, c.human_points_program, c.scorer_id, s.type,
        w.scorer_ptr_id IS NOT NULL, b.scorer_ptr_id IS NOT NULL,
-       CASE s.type WHEN 'WEIGHTED' THEN w.weights WHEN 'WEIGHTED_BINARY' THEN b.weights END,
+       CASE s.type WHEN 'WEIGHTED' THEN w.weights WHEN 'WEIGHTED_BINARY' THEN b.weights END::text,
        CASE s.type WHEN 'WEIGHTED' THEN w.threshold WHEN 'WEIGHTED_BINARY' THEN b.threshold END,
        cu.id IS NOT NULL,
        (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.name, o.weight) ORDER BY o.kind, o.id), '[]'::jsonb)

@@ -5,17 +5,22 @@ Shaped for RDS Proxy behind a Lambda that serves one request at a time:
 - a connection idle for longer than ``IDLE_CHECK_AFTER_S`` is checked at checkout (the proxy drops client
   connections idle for 1800 s, and a frozen Lambda environment can sit idle for that long); a recently
   used one is not, which saves a round trip per request;
-- a connection that turns out dead during a unit of work, before its commit, costs one retry on a fresh
-  connection: the transaction died with the connection, so nothing was written;
+- a connection that turns out dead during a unit of work, before its commit, costs one retry on a new
+  connection (the idle ones are closed too: a failover ends them all): the transaction died with the
+  connection, so nothing was written;
+- connections are opened by the request that needs them, never by a background worker, so an outage costs a
+  request at most one connect timeout and the first request after recovery connects at once (``_Pool``);
 - a transactional unit runs in one pipeline with explicit BEGIN and COMMIT, so neither costs a round trip of
   its own: statements go out as they are queued, and the client waits only when it fetches a result.
 
-psycopg, the pool and the AWS SDK are imported on first use, not when this module is imported.
+psycopg and the AWS SDK are imported on first use, not when this module is imported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -26,7 +31,6 @@ from scorer_core.settings import Settings, get_settings
 if TYPE_CHECKING:
     import psycopg
     from psycopg import Pipeline
-    from psycopg_pool import ConnectionPool
 
 T = TypeVar("T")
 
@@ -35,7 +39,7 @@ IDLE_CHECK_AFTER_S = 300.0
 
 logger = logging.getLogger(__name__)
 
-_pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+_pool: _Pool | None = None
 # When each pooled connection was last handed back to the pool (monotonic seconds).
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
 _unit_statements = 0
@@ -56,15 +60,22 @@ def run_transaction(
     *,
     commit: bool = True,
     epilogue: Epilogue[T] | None = None,
+    give_way_ms: int | None = None,
 ) -> T:
     """Run ``work(conn)`` in one transaction: commit, or roll back when ``commit=False`` or when it raises.
+
+    ``give_way_ms`` (dry runs) bounds how long the transaction may wait for a lock, run a statement or sit idle
+    while open; the server ends it past that, releasing its locks, so no other request waits on it longer. The
+    limits are transaction-local (``SET LOCAL``, after ``BEGIN``): nothing stays on the session, so nothing pins
+    a proxy's server connection. Such a unit runs statement by statement, outside pipeline mode (more round
+    trips, for a dry run only), so that the idle limit applies between its statements.
 
     The whole unit runs in pipeline mode and the transaction is opened and closed by explicit statements, so
     ``BEGIN`` travels with the work's first statements and ``COMMIT`` with whatever ``epilogue(conn, result)``
     queues: best-effort statements that run after the commit, outside the transaction, in the same round trip.
     An epilogue failure is logged, never raised; it does not run when the unit rolls back.
     """
-    return _run_with_retry(work, autocommit=False, commit=commit, epilogue=epilogue)
+    return _run_with_retry(work, autocommit=False, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms)
 
 
 def run_autocommit(work: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -100,13 +111,21 @@ def _run_with_retry(
     autocommit: bool,
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
+        return _run_once(
+            work, autocommit=autocommit, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms
+        )
     except DeadConnection as dead:
         logger.warning("database connection lost before commit, retrying once: %s", dead.__cause__)
+        # On a connection known to be alive: a new one. The idle ones may have died with it (a failover
+        # terminates every backend), so they go too.
+        _get_pool().discard_idle()
     try:
-        return _run_once(work, autocommit=autocommit, commit=commit, epilogue=epilogue)
+        return _run_once(
+            work, autocommit=autocommit, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms
+        )
     except DeadConnection as dead:
         assert dead.__cause__ is not None
         raise dead.__cause__ from None
@@ -118,6 +137,7 @@ def _run_once(
     autocommit: bool,
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     import psycopg
 
@@ -136,7 +156,7 @@ def _run_once(
                 if conn.broken or conn.closed:
                     raise DeadConnection() from exc
                 raise
-        return _run_transaction_on(conn, work, commit, epilogue)
+        return _run_transaction_on(conn, work, commit, epilogue, give_way_ms)
     finally:
         _returned_at[conn] = time.monotonic()
         pool.putconn(conn)
@@ -147,15 +167,24 @@ def _run_transaction_on(
     work: Callable[[psycopg.Connection[Any]], T],
     commit: bool,
     epilogue: Epilogue[T] | None,
+    give_way_ms: int | None = None,
 ) -> T:
     """The whole unit in one pipeline: BEGIN leaves with the work's first batch, COMMIT with the epilogue."""
     import psycopg
 
     end: psycopg.Cursor[Any] | None = None
     try:
-        with conn.pipeline() as pipeline:
-            _pipelines[conn] = pipeline
+        with conn.pipeline() if give_way_ms is None else contextlib.nullcontext() as pipeline:
+            if pipeline is not None:
+                _pipelines[conn] = pipeline
             conn.execute("BEGIN")
+            if give_way_ms is not None:
+                # Without a pipeline, each statement ends in a Sync, so between statements the server sees the
+                # session idle in its transaction and the idle timeout can end it (inside a pipeline it never
+                # would: the server waits for the next message of one long extended-protocol exchange).
+                limit = int(give_way_ms)
+                for setting in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"):
+                    conn.execute(f"SET LOCAL {setting} = {limit}".encode())
             result = work(conn)
             # Sent with the epilogue when the pipeline closes. Not retried if it fails: the server may have
             # committed before the connection dropped.
@@ -207,14 +236,9 @@ def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
         logger.warning("rollback failed; the pool will discard the connection", exc_info=True)
 
 
-def _checkout(pool: ConnectionPool[psycopg.Connection[Any]]) -> psycopg.Connection[Any]:
-    """A connection from the pool; one idle long enough to have been dropped is checked first.
-
-    Done here rather than with the pool's ``check`` callback, which sleeps a second between two failed
-    checks: both pooled connections of a long-idle environment are stale at once.
-    """
+def _checkout(pool: _Pool) -> psycopg.Connection[Any]:
+    """A connection from the pool; one idle long enough to have been dropped is checked first."""
     import psycopg
-    from psycopg_pool import ConnectionPool
 
     for _ in range(pool.max_size):
         conn = pool.getconn()
@@ -222,61 +246,139 @@ def _checkout(pool: ConnectionPool[psycopg.Connection[Any]]) -> psycopg.Connecti
         if returned is None or time.monotonic() - returned < IDLE_CHECK_AFTER_S:
             return conn
         try:
-            ConnectionPool.check_connection(conn)
+            conn.execute("SELECT 1")
         except psycopg.Error as exc:
             logger.info("discarding a stale pooled connection: %s", exc)
-            pool.putconn(conn)  # broken: the pool closes it and opens a replacement
+            pool.putconn(conn)  # broken: the pool closes it
             continue
         return conn
     return pool.getconn()
 
 
-def _get_pool() -> ConnectionPool[psycopg.Connection[Any]]:
+class _Pool:
+    """Up to ``max_size`` connections; idle ones are reused, new ones are opened by the caller, at once.
+
+    Written here rather than taken from psycopg_pool because of what a Lambda needs: psycopg_pool opens
+    connections in a background worker that backs off after failures, so after an outage requests kept failing
+    until its timer fired, and each waited up to its timeout for that worker. Here a request that needs a
+    connection opens it itself: during an outage it fails after one connect timeout, and the first request after
+    recovery connects at once. A connection that is broken, closed or left in a transaction is closed on return.
+    """
+
+    def __init__(self, conninfo: Callable[[bool], str], max_size: int, timeout: float) -> None:
+        self._conninfo = conninfo
+        self.max_size = max_size
+        self._timeout = timeout
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._lock = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._closed = False
+
+    def getconn(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        if not self._slots.acquire(timeout=self._timeout):
+            raise psycopg.OperationalError("no database connection free within the connect timeout")
+        try:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            return conn if conn is not None else self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def putconn(self, conn: psycopg.Connection[Any]) -> None:
+        import psycopg
+
+        try:
+            reusable = (
+                not self._closed
+                and not conn.closed
+                and not conn.broken
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            )
+            if reusable:
+                with self._lock:
+                    self._idle.append(conn)
+            else:
+                conn.close()
+        finally:
+            self._slots.release()
+
+    def discard_idle(self) -> None:
+        """Close every idle connection: after one died, the others (a failover ends them all) are suspect."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self.discard_idle()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        """Open a connection; when the server refuses, fetch the credentials again once (a rotated secret)."""
+        import psycopg
+
+        options: dict[str, Any] = {
+            "prepare_threshold": None,
+            "autocommit": True,
+            "cursor_factory": _counting_cursor_class(),
+        }
+        conninfo = self._conninfo(False)
+        try:
+            return psycopg.connect(conninfo, **options)
+        except psycopg.OperationalError:
+            fresh = self._conninfo(True)
+            if fresh == conninfo:
+                raise
+            logger.warning("database refused the connection; retrying once with credentials fetched again")
+            return psycopg.connect(fresh, **options)
+
+
+def _get_pool() -> _Pool:
     global _pool
     if _pool is None:
         _pool = _create_pool(get_settings())
     return _pool
 
 
-def _create_pool(settings: Settings) -> ConnectionPool[psycopg.Connection[Any]]:
-    from psycopg_pool import ConnectionPool
-
-    conninfo: str | Callable[[], str]
+def _create_pool(settings: Settings) -> _Pool:
+    conninfo: Callable[[bool], str]
     if settings.database_url:
-        conninfo = _with_session_options(settings.database_url, settings)
+        url = _with_session_options(settings.database_url, settings)
+
+        def conninfo(refresh: bool) -> str:
+            return url
+
     elif settings.db_secret_arn:
         arn = settings.db_secret_arn
 
-        # Resolved for each new connection (Powertools caches the secret 300 s), so a rotated password is
-        # picked up by the next connection the pool opens.
-        def conninfo() -> str:
-            return _with_session_options(secret_conninfo(arn), settings)
+        # Resolved for each new connection (the secret is cached 300 s), so a rotated password is picked up by
+        # the next connection; ``refresh`` (after the server refused one) skips the cache.
+        def conninfo(refresh: bool) -> str:
+            return _with_session_options(secret_conninfo(arn, refresh=refresh), settings)
 
     else:
         raise RuntimeError("no database configured: set DATABASE_URL or DB_SECRET_ARN")
-
-    # No `reset` callback (return times are kept by _run_once instead): with one, the pool hands returned
-    # connections to a worker thread, which a frozen Lambda environment may not run before the next request.
-    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-        conninfo,
-        min_size=1,
-        max_size=settings.db_pool_max_size,
-        kwargs={"prepare_threshold": None, "autocommit": True, "cursor_factory": _counting_cursor_class()},
-        timeout=float(settings.db_connect_timeout) * 2,
-        name="scorer",
-        open=False,
-    )
-    # Wait for the first connection: a getconn() on a still-empty pool would make it open a second one.
-    pool.open(wait=True, timeout=float(settings.db_connect_timeout) * 2)
-    return pool
+    return _Pool(conninfo, settings.db_pool_max_size, float(settings.db_connect_timeout))
 
 
-def secret_conninfo(secret_arn: str) -> str:
-    """libpq conninfo from a Secrets Manager secret holding host, port, username, password and dbname."""
+def secret_conninfo(secret_arn: str, *, refresh: bool = False) -> str:
+    """libpq conninfo from a Secrets Manager secret holding host, port, username, password and dbname.
+
+    DEBUG records are suppressed while the secret is fetched: botocore logs response bodies, the password
+    included, at DEBUG, and a DEBUG root logger (or a DEBUG ``botocore`` logger) would otherwise print it.
+    """
     from aws_lambda_powertools.utilities import parameters
     from psycopg.conninfo import make_conninfo
 
-    secret = parameters.get_secret(secret_arn, transform="json", max_age=300)
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.DEBUG))
+    try:
+        secret = parameters.get_secret(secret_arn, transform="json", max_age=300, force_fetch=refresh)
+    finally:
+        logging.disable(previous)
     if not isinstance(secret, dict) or not {"host", "username", "password"} <= secret.keys():
         raise RuntimeError(f"secret {secret_arn} must be JSON with host, port, username, password, dbname")
     return make_conninfo(

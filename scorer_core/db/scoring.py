@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from scorer_core.db.instants import clamp, readable
 from scorer_core.db.pool import recover
 from scorer_core.models import (
     HashLink,
@@ -53,8 +54,8 @@ WITH found AS (
 SELECT p.id, (SELECT id FROM score_found UNION ALL SELECT id FROM score_created LIMIT 1) FROM passport p
 """
 
-_HASH_LINKS = """
-SELECT id, hash, address, expires_at FROM registry_hashscorerlink
+_HASH_LINKS = f"""
+SELECT id, hash, address, {readable("expires_at")} FROM registry_hashscorerlink
 WHERE community_id = %s AND hash = ANY(%s::varchar[])
 """
 
@@ -151,11 +152,11 @@ RETURNING hash
 
 # Only rows still as they were read are changed: a link taken over by a concurrent request is left alone and
 # shows up as a missing id in RETURNING, which makes the caller retry against the new state.
-_UPDATE_LINKS = """
+_UPDATE_LINKS = f"""
 UPDATE registry_hashscorerlink l SET address = u.address, expires_at = u.expires_at
 FROM (SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[], %s::timestamptz[])
         AS t(id, address, expires_at, seen_address, seen_expires_at) ORDER BY id) u
-WHERE l.id = u.id AND l.address = u.seen_address AND l.expires_at = u.seen_expires_at
+WHERE l.id = u.id AND l.address = u.seen_address AND {readable("l.expires_at")} = u.seen_expires_at
 RETURNING l.id
 """
 
@@ -286,7 +287,7 @@ def write_score(conn: Conn, write: ScoreWrite) -> bool:
             Jsonb(result.evidence),
             Jsonb(result.stamp_scores),
             Jsonb(result.stamps),
-            result.expiration_date,
+            None if result.expiration_date is None else clamp(result.expiration_date),
             write.score_id,
         ),
     )

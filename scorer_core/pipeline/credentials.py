@@ -7,7 +7,6 @@ Validation keeps the reference's semantics: an unparsable or naive ``expirationD
 from __future__ import annotations
 
 import asyncio
-import atexit
 import hashlib
 import json
 import threading
@@ -19,6 +18,18 @@ from typing import Any
 from scorer_core.models import Stamp
 
 _PROOF_OPTIONS = '{"proofPurpose":"assertionMethod"}'
+
+
+def decoded_rows(rows: Iterable[tuple[int, str, Any, datetime]]) -> list[tuple[int, str, Any, datetime]]:
+    """The rows with their stamp decoded from JSON text (rows already decoded pass through).
+
+    Raises what the JSON decoder raises (ValueError for a 5000-digit number, RecursionError for deep nesting):
+    called inside scoring, that fails the score as ERROR with the decoder's text, as the reference records it.
+    """
+    return [
+        (row_id, provider, json.loads(stamp) if isinstance(stamp, str) else stamp, updated_at)
+        for row_id, provider, stamp, updated_at in rows
+    ]
 
 
 def latest_per_provider(rows: Iterable[tuple[int, str, Any, datetime]]) -> list[Stamp]:
@@ -100,16 +111,23 @@ def valid_stamps(stamps: Sequence[Stamp], address: str, trusted: Sequence[str], 
     return [stamp for stamp, ok in zip(selected, proofs_ok, strict=True) if ok]
 
 
-_loops = threading.local()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    """A private loop per thread: DIDKit's binding is async, and a fresh loop per request costs ~0.3 ms."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
-    if loop is None:
-        loop = _loops.loop = asyncio.new_event_loop()
-        atexit.register(loop.close)
-    return loop
+    """One loop for the process, run by a daemon thread: DIDKit's binding is async.
+
+    Shared, so a thread that verifies proofs and then ends leaves nothing open behind it (a loop per thread kept
+    its selector and wake-up socket pair for the life of the process), and no request pays for a fresh loop.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="didkit-loop", daemon=True).start()
+            _loop = loop
+        return _loop
 
 
 _VERIFIED_CAPACITY = 8192
@@ -161,4 +179,4 @@ def _verify_with_didkit(documents: Sequence[str]) -> list[bool]:
     async def verify_all() -> list[bool]:
         return list(await asyncio.gather(*(verify(document) for document in documents)))
 
-    return _event_loop().run_until_complete(verify_all())
+    return asyncio.run_coroutine_threadsafe(verify_all(), _event_loop()).result()

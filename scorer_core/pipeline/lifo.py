@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from scorer_core.db.instants import clamp
 from scorer_core.models import HashLink, LifoPlan, LinkUpdate, NewLink, Stamp
 
 
@@ -70,7 +71,8 @@ def plan(
         clashes = [value for value in stamp_nullifiers if value in clashing]
         if not clashes:
             result.kept.append(stamp)
-            expires_at = datetime.fromisoformat(stamp.credential["expirationDate"])
+            # Clamped: an expiry after year 9999 UTC must not become a link this service cannot read again.
+            expires_at = clamp(datetime.fromisoformat(stamp.credential["expirationDate"]))
             for value in stamp_nullifiers:
                 if value in decided:
                     continue

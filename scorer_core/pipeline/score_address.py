@@ -73,13 +73,14 @@ def score_address(
     """Validate, deduplicate, compute and write; any failure becomes the ERROR score.
 
     ``ceramic_rows`` are the address's visible ceramic-cache rows ``(id, provider, stamp, updated_at)`` in id
-    order, read by the caller in its own round trip (or after its own cache writes).
+    order, read by the caller with ``VISIBLE_STAMPS_FOR_SCORING`` in its own round trip (or after its own cache
+    writes); the stamp is JSON text, decoded here so that an undecodable one is this score's ERROR.
     """
-    stamps = credentials.latest_per_provider(ceramic_rows)
     failure: Exception | None = None
     valid: list[Stamp] = []
     nullifiers: list[str] = []
     try:
+        stamps = credentials.latest_per_provider(credentials.decoded_rows(ceramic_rows))
         with timed(timings, "verification_ms"):
             valid = credentials.valid_stamps(stamps, address, settings.trusted_iam_issuers, datetime.now(UTC))
         if community.rule != "LIFO":

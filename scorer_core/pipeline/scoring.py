@@ -7,6 +7,7 @@ float's exact binary expansion in a 28-digit context; that is why a sum reads
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -16,14 +17,15 @@ from scorer_core.models import Community, ScoreResult, Stamp
 
 
 def effective_weights(community: Community) -> Any:
-    """Scorer weights with the community's customization applied on top (in memory only).
+    """Scorer weights, decoded from their JSON text, with the community's customization applied (in memory only).
 
     Errors are raised the way the reference's code raises them, because their text becomes the score's error.
     """
-    weights = community.weights
+    weights = None if community.weights is None else json.loads(community.weights)
     if community.has_customization:
-        if weights is None:
-            raise AttributeError("'NoneType' object has no attribute 'update'")
+        # The reference calls ``weights.update(...)`` on whatever the column decoded to: only a dict has one.
+        if not isinstance(weights, dict):
+            raise AttributeError(f"'{type(weights).__name__}' object has no attribute 'update'")
         weights = dict(weights)
         weights.update(dict(community.custom_weights))
     return weights

@@ -23,8 +23,13 @@ def analytics_row(
     error: str | None,
     status_code: int,
 ) -> AnalyticsRow | None:
-    """None where the reference's write would fail before reaching the database (no query string or headers)."""
-    if request.query_params is MISSING or not isinstance(request.headers, dict):
+    """None where the reference's write would fail before reaching the database (no query string or headers, or a
+    path that is not text)."""
+    if (
+        request.query_params is MISSING
+        or not isinstance(request.headers, dict)
+        or not isinstance(request.path, str)
+    ):
         return None
     return AnalyticsRow(
         api_key_id=api_key_id,

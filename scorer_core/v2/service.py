@@ -16,6 +16,7 @@ import psycopg
 
 from scorer_core import db
 from scorer_core.auth.api_keys import (
+    StoredApiKey,
     is_usable,
     key_prefix,
     presented_key,
@@ -23,7 +24,7 @@ from scorer_core.auth.api_keys import (
     sha256_digest,
     verify,
 )
-from scorer_core.auth.ratelimit import is_limited, parse_rate
+from scorer_core.auth.ratelimit import BreakerOpen, Rate, check_breaker, is_limited, parse_rate, trip_breaker
 from scorer_core.db import analytics as analytics_store
 from scorer_core.db import api_keys as api_key_store
 from scorer_core.db.request_context import load_request_context
@@ -82,12 +83,21 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
         log.exception("score request failed")
         error = as_request_error(exc)
         outcome = Outcome(error.status, serialization.error_body(error.message), error.description)
-        # The transaction rolled back, and the analytics row with it: write it on its own.
+        # The transaction rolled back, and the analytics row with it: write it on its own. Not when the
+        # database itself failed: unreachable, the write would wait on it once more; lost after COMMIT was sent,
+        # the row that travelled with the COMMIT may already be written.
         row = _analytics(request, trace, outcome)
-        if row is not None:
+        if row is not None and not _database_unavailable(exc):
             _record_analytics(row)
     outcome.timings = timings
     return outcome
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """The connection could not be opened or was lost (no SQLSTATE, or a connection/shutdown class)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    return exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
 
 
 def _analytics(request: ScoreRequest, trace: _Trace, outcome: Outcome) -> AnalyticsRow | None:
@@ -108,20 +118,28 @@ def _answer(
     key = resolve_demo_alias(
         presented_key(request.headers), settings.demo_api_key_aliases, settings.demo_api_key
     )
-    if not key:
+    # PostgreSQL text cannot hold NUL, so a key with one matches no stored prefix: decided without asking.
+    if not key or not isinstance(key, str) or "\x00" in key:
         return _error(InvalidApiKey())
     try:
         raw_scorer_id, raw_address = path_arguments(request.path)
         path_error: Exception | None = None
-    except IndexError as exc:
+    except (IndexError, AttributeError) as exc:  # too few segments, or a path that is not text
         raw_scorer_id, raw_address, path_error = "", "", exc
     scorer_id = demo_scorer_substitute(raw_scorer_id, settings.demo_api_scorer_id)
     address = raw_address.lower()
+    # Only values the database can take are sent: a scorer id or address with a NUL byte matches nothing (404,
+    # 400 in the reference's order, after the key), and an invalid address is answered 400 before any scoring.
+    lookup_scorer_id = None if scorer_id is not None and "\x00" in scorer_id else scorer_id
+    lookup_address = address if is_valid_address(address) else ""
+
+    # The counter is asked before the transaction opens, so a slow or absent Redis never holds it open.
+    asked_before = _ask_rate_limit_first(settings, key, dry_run) if settings.ratelimit_enable else None
 
     def work(conn: psycopg.Connection[Any]) -> Outcome:
         with timed(timings, "database_ms"):
             context = load_request_context(
-                conn, key_prefix(key), scorer_id, as_community_id(scorer_id), address
+                conn, key_prefix(key), lookup_scorer_id, as_community_id(lookup_scorer_id), lookup_address
             )
         stored = context.api_key
         now = datetime.now(UTC)
@@ -136,8 +154,8 @@ def _answer(
         try:
             outcome = Outcome(200, "", "200 OK")
             if settings.ratelimit_enable:
-                outcome.rate_limit_failed_open = _check_rate_limit(
-                    settings, key_prefix(key), stored.rate_limit, dry_run
+                outcome.rate_limit_failed_open = _rate_limit_verdict(
+                    settings, key, stored, asked_before, dry_run
                 )
             trace.payload = parse_body(request.body, request.is_base64_encoded)
             if path_error is not None:
@@ -159,26 +177,74 @@ def _answer(
         if row is not None:
             analytics_store.insert_analytics(conn, row, datetime.now(UTC))
 
-    return db.run_transaction(work, commit=not dry_run, epilogue=record_analytics)
+    return db.run_transaction(
+        work,
+        commit=not dry_run,
+        epilogue=record_analytics,
+        give_way_ms=settings.shadow_max_hold_ms if dry_run else None,
+    )
 
 
-def _check_rate_limit(settings: Settings, prefix: str, rate: str | None, dry_run: bool) -> bool:
+@dataclass(frozen=True, slots=True)
+class _AskedRateLimit:
+    """What Redis said for a key, asked before the transaction: for that stored row, limited or failed open."""
+
+    stored: StoredApiKey
+    limited: bool
+    failed_open: bool
+
+
+def _ask_rate_limit_first(settings: Settings, key: str, dry_run: bool) -> _AskedRateLimit | None:
+    """Read the key on its own (one autocommit round trip) and, if it verifies and has a rate, ask Redis.
+
+    Any failure here leaves the decision to the transaction, which checks everything again in the reference's
+    order; a key that does not verify is never counted.
+    """
+    try:
+        stored = db.run_autocommit(lambda conn: api_key_store.load_api_key(conn, key_prefix(key)))
+        if stored is None or not stored.rate_limit or not verify(key, stored).valid:
+            return None
+        parsed = parse_rate(stored.rate_limit)
+    except Exception:
+        log.debug("rate limit pre-check skipped", exc_info=True)
+        return None
+    limited, failed_open = _ask_redis(settings, key_prefix(key), parsed, dry_run)
+    return _AskedRateLimit(stored, limited, failed_open)
+
+
+def _ask_redis(settings: Settings, prefix: str, rate: Rate, dry_run: bool) -> tuple[bool, bool]:
+    """``(limited, failed_open)``: an unreachable Redis, or one that failed within the breaker's window, fails
+    open (the reference answers 500; an outage of the counter store should not take the score API down)."""
+    try:
+        check_breaker(settings.redis_url)
+        return is_limited(settings.redis_url, prefix, rate, increment=not dry_run), False
+    except BreakerOpen:
+        return False, True
+    except Exception:
+        log.warning("rate limit store unreachable; failing open", exc_info=True)
+        trip_breaker(settings.redis_url)
+        return False, True
+
+
+def _rate_limit_verdict(
+    settings: Settings, key: str, stored: StoredApiKey, asked: _AskedRateLimit | None, dry_run: bool
+) -> bool:
     """Raise when limited; return True when Redis could not be asked and the request went through.
 
-    An unparsable rate is a 500, as in the reference; an unreachable Redis fails open (the reference answers
-    500 there; an outage of the counter store should not take the score API down with it).
+    The answer asked before the transaction is used when it was for this same row; otherwise (no pre-check, or
+    the row changed meanwhile) Redis is asked now. An unparsable rate is a 500, as in the reference.
     """
+    rate = stored.rate_limit
     if rate is None or rate == "":
         return False
     parsed = parse_rate(rate)
-    try:
-        limited = is_limited(settings.redis_url, prefix, parsed, increment=not dry_run)
-    except Exception:
-        log.warning("rate limit store unreachable; failing open", exc_info=True)
-        return True
+    if asked is not None and asked.stored == stored:
+        limited, failed_open = asked.limited, asked.failed_open
+    else:
+        limited, failed_open = _ask_redis(settings, key_prefix(key), parsed, dry_run)
     if limited:
         raise RateLimited(settings.passport_api_rate_limiting_form)
-    return False
+    return failed_open
 
 
 def _record_analytics(row: AnalyticsRow) -> None:

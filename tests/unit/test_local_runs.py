@@ -154,7 +154,6 @@ def test_sam_local_environment_parses_and_trusts_the_demo_issuer() -> None:
     optional ones arrive as empty strings; it must parse, and trust the issuer of the demo stamps."""
     from scorer_core.settings import settings_from
     from tools.credentials import issuer_key
-
     from tools.seed import DEMO_CERAMIC_CACHE_SCORER_ID, DEMO_SECRET_KEY
 
     # "Parameters" applies to every function (SAM's --env-vars rule); each takes the variables it declares.

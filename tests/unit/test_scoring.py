@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ def community(weights: object, custom: tuple[tuple[str, str], ...] | None = None
         scorer_type="WEIGHTED_BINARY",
         has_weighted_row=False,
         has_binary_row=True,
-        weights=weights,
+        weights=None if weights is None else json.dumps(weights),  # the column comes as JSON text
         threshold=Decimal("20.00000"),
         has_customization=custom is not None,
         custom_weights=custom or (),
