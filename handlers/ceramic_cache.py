@@ -25,7 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from handlers import startup
-from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
+from handlers.envelope import RESPONSE_HEADERS, event_fields, http_response, is_alb
 from scorer_core.ceramic_cache import bulk, score, stamps, weights
 from scorer_core.ceramic_cache.request import Answer, CacheRequest
 from scorer_core.responses.serialization import error_body
@@ -100,6 +100,7 @@ _ALB = _resolver(ALBResolver())
 _REST = _resolver(APIGatewayRestResolver())
 _HTTP = _resolver(APIGatewayHttpResolver())
 NOT_FOUND = Answer(404, error_body("Not Found"), "Not Found")
+UNROUTABLE = Answer(400, error_body("An error has occurred"), "An error has occurred")
 
 
 def _resolver_for(event: dict[str, Any]) -> ApiGatewayResolver:
@@ -112,8 +113,14 @@ def _route(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[
     answers: list[Answer] = []
     resolver = _resolver_for(event)
     resolver.append_context(dry_run=dry_run, answers=answers)  # type: ignore[no-untyped-call]
-    resolver.resolve(event, context)
-    answer = answers[0] if answers else NOT_FOUND
+    try:
+        resolver.resolve(event, context)
+        answer = answers[0] if answers else NOT_FOUND
+    except Exception:
+        # An event too malformed for the resolver (a requestContext or method of the wrong type): the ceramic
+        # wrapper's answer to anything unexpected.
+        logger.exception("ceramic-cache event could not be routed")
+        answer = UNROUTABLE
     return http_response(event, answer.status, answer.body, answer.description), answer
 
 
@@ -124,12 +131,13 @@ def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) 
 
 def _serve_event(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], Answer]:
     started = time.perf_counter()
+    event = event_fields(event)
     response, answer = _route(event, context, dry_run=dry_run)
+    context_fields = event_fields(event.get("requestContext"))
     logger.info(
         "ceramic-cache request",
         extra={
-            "method": event.get("httpMethod")
-            or event.get("requestContext", {}).get("http", {}).get("method"),
+            "method": event.get("httpMethod") or event_fields(context_fields.get("http")).get("method"),
             "status": answer.status,
             "dry_run": dry_run,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),

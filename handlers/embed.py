@@ -32,8 +32,8 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import startup
-from handlers.envelope import RESPONSE_HEADERS, http_response, is_alb
-from scorer_core.embed.outcome import EmbedOutcome, error_body
+from handlers.envelope import RESPONSE_HEADERS, event_fields, http_response, is_alb
+from scorer_core.embed.outcome import GENERIC_MESSAGE, EmbedOutcome, error_body
 from scorer_core.embed.request import EmbedRequest
 
 startup.initialize()
@@ -133,11 +133,16 @@ def handle_event(event: dict[str, Any], context: Any, *, dry_run: bool = False) 
 
 def _serve(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[str, Any], EmbedOutcome]:
     started = time.perf_counter()
-    resolver = RESOLVERS[_source(event)]
+    event = event_fields(event)
     call = _Call(dry_run)
     token = _call.set(call)
     try:
-        resolver.resolve(event, context)
+        RESOLVERS[_source(event)].resolve(event, context)
+    except Exception:
+        # An event too malformed for the resolver (a requestContext or method of the wrong type): the embed
+        # wrapper's answer to anything unexpected, 400 with the generic text.
+        logger.exception("embed event could not be routed")
+        call.outcome = EmbedOutcome(400, error_body(GENERIC_MESSAGE), GENERIC_MESSAGE)
     finally:
         _call.reset(token)
     outcome = call.outcome

@@ -59,4 +59,6 @@ def _weights_body(scorer_id: str) -> str:
     if community is None:
         raise ScorerUnavailable(scorer_id)
     check_scorer_model(community)
-    return json.dumps(community.weights)
+    # Read as JSON text (so an undecodable document fails here, not in the driver); decoded and dumped again
+    # so numbers and escapes come out as the reference's json round trip renders them.
+    return json.dumps(None if community.weights is None else json.loads(community.weights))
