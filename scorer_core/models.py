@@ -122,3 +122,13 @@ class AnalyticsRow:
     response: str
     error: str | None
     status_code: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedStamp:
+    """An element of a response's stamp list."""
+
+    id: int
+    address: str
+    provider: str
+    stamp: Any

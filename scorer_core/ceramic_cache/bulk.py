@@ -17,6 +17,12 @@ from typing import Any
 import psycopg
 
 from scorer_core import db
+from scorer_core.cache_rows import (
+    SOURCE_APP_PASSPORT,
+    InvalidCacheItem,
+    check_bulk_size,
+    plan_rows,
+)
 from scorer_core.ceramic_cache import scoring
 from scorer_core.ceramic_cache.request import (
     Answer,
@@ -28,13 +34,8 @@ from scorer_core.ceramic_cache.request import (
     bulk_items,
     parse_body,
 )
-from scorer_core.ceramic_cache.rows import (
-    SOURCE_APP_PASSPORT,
-    InvalidCacheItem,
-    check_bulk_size,
-    plan_rows,
-)
-from scorer_core.db.ceramic_cache import CachedStamp, CacheState, delete_stamps, replace_stamps
+from scorer_core.db.ceramic_cache import CacheState, delete_stamps, replace_stamps
+from scorer_core.models import CachedStamp
 from scorer_core.pipeline.score_address import Timings, timed
 from scorer_core.responses.stamps import stamps_with_score_body
 from scorer_core.settings import Settings

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from scorer_core.auth.jwt import InvalidToken, address_from_claims, bearer_token, secret_key, validated_claims
-from scorer_core.ceramic_cache.rows import TooManyStamps
+from scorer_core.cache_rows import TooManyStamps
 from scorer_core.errors import InternalError, InvalidAddress, RequestError, ScorerNotFound, as_request_error
 from scorer_core.pipeline.score_address import Timings
 from scorer_core.responses.serialization import error_body

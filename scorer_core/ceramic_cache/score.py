@@ -28,12 +28,12 @@ from scorer_core.db import points as points_store
 from scorer_core.db import scores as score_store
 from scorer_core.db.ceramic_cache import locked_scoring_rows
 from scorer_core.errors import InvalidAddress
+from scorer_core.pipeline.address import is_valid_address
 from scorer_core.pipeline.community import check_scorer_model
 from scorer_core.pipeline.score_address import Timings, timed
 from scorer_core.responses.points import points_objects
 from scorer_core.responses.stamps import score_body, stored_score_object
 from scorer_core.settings import Settings
-from scorer_core.v2.request import is_valid_address
 
 Conn = psycopg.Connection[Any]
 

@@ -19,12 +19,12 @@ from scorer_core.db import points as points_store
 from scorer_core.db.communities import COMMUNITIES_OF_OWNER, community_from_row
 from scorer_core.errors import InvalidAddress
 from scorer_core.models import Community
+from scorer_core.pipeline.address import is_valid_address
 from scorer_core.pipeline.community import check_scorer_model, choose_community
 from scorer_core.pipeline.score_address import Scored, Timings, score_address, timed
 from scorer_core.responses.points import points_objects
 from scorer_core.responses.stamps import fresh_score_object
 from scorer_core.settings import Settings
-from scorer_core.v2.request import is_valid_address
 
 Conn = psycopg.Connection[Any]
 

@@ -22,11 +22,11 @@ from scorer_core.ceramic_cache.request import (
 )
 from scorer_core.db import scores as score_store
 from scorer_core.db.ceramic_cache import (
-    CachedStamp,
     fetch_visible_stamps,
     locked_scoring_rows,
     queue_visible_stamps,
 )
+from scorer_core.models import CachedStamp
 from scorer_core.pipeline.score_address import Timings, timed
 from scorer_core.responses.stamps import stamps_body
 from scorer_core.settings import Settings

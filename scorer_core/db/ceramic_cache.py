@@ -17,9 +17,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from scorer_core.ceramic_cache.rows import CacheRow, duplicate_providers
+from scorer_core.cache_rows import CacheRow, duplicate_providers
 from scorer_core.db.instants import readable
 from scorer_core.db.pool import recover
+from scorer_core.models import CachedStamp
 
 Conn = psycopg.Connection[Any]
 
@@ -79,16 +80,6 @@ WITH found AS (
 )
 SELECT id FROM found UNION ALL SELECT id FROM created
 """
-
-
-@dataclass(frozen=True, slots=True)
-class CachedStamp:
-    """An element of a response's stamp list."""
-
-    id: int
-    address: str
-    provider: str
-    stamp: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,11 @@ from scorer_core.db.request_context import queue_owner_context, queue_scoring_ro
 from scorer_core.embed.outcome import EmbedError, EmbedOutcome, InvalidScorerId, error_outcome
 from scorer_core.embed.request import SCORE_PATH, EmbedRequest, demo_scorer, parse_body, path_match
 from scorer_core.errors import InvalidAddress
+from scorer_core.pipeline.address import is_valid_address
 from scorer_core.pipeline.community import as_community_id, check_scorer_model, choose_community
 from scorer_core.pipeline.score_address import Timings, score_address
 from scorer_core.responses.stamps import fresh_score_object, stamps_with_score_body
 from scorer_core.settings import Settings, get_settings
-from scorer_core.v2.request import is_valid_address
 
 
 def get_score(

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from scorer_core import db
-from scorer_core.ceramic_cache.rows import SOURCE_APP_EMBED, check_bulk_size, plan_rows
+from scorer_core.cache_rows import SOURCE_APP_EMBED, check_bulk_size, plan_rows
 from scorer_core.db.ceramic_cache import lock_passport, replace_stamps
 from scorer_core.db.request_context import queue_owner_context, scoring_rows
 from scorer_core.embed.addresses import is_address

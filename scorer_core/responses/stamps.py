@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from scorer_core.db.ceramic_cache import CachedStamp
-from scorer_core.models import ScoreResult
+from scorer_core.models import CachedStamp, ScoreResult
 
 
 def _compact(value: Any) -> str:

@@ -16,7 +16,6 @@ class Missing(enum.Enum):
 
 
 MISSING = Missing.MISSING
-_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +58,3 @@ def demo_scorer_substitute(scorer_id: str, demo_scorer_id: str | None) -> str | 
     except ValueError:
         pass
     return scorer_id
-
-
-def is_valid_address(address: str) -> bool:
-    """``(0x)?`` then 40 hex digits, checked on the lower-cased input, so any checksum casing passes."""
-    digits = address[2:] if address.startswith("0x") else address
-    return len(digits) == 40 and _HEX_DIGITS.issuperset(digits)

@@ -36,6 +36,7 @@ from scorer_core.errors import (
     as_request_error,
 )
 from scorer_core.models import AnalyticsRow
+from scorer_core.pipeline.address import is_valid_address
 from scorer_core.pipeline.community import as_community_id, check_scorer_model, choose_community
 from scorer_core.pipeline.score_address import Timings, score_address, timed
 from scorer_core.responses import serialization
@@ -44,7 +45,6 @@ from scorer_core.v2.analytics import analytics_row
 from scorer_core.v2.request import (
     ScoreRequest,
     demo_scorer_substitute,
-    is_valid_address,
     parse_body,
     path_arguments,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scorer_core.ceramic_cache.rows import MAX_BULK_CACHE_SIZE
+from scorer_core.cache_rows import MAX_BULK_CACHE_SIZE
 from tools import credentials, seed
 
 from .ceramic import SECRET, CacheWorld, alb_event, auth, call, http_event, rest_event

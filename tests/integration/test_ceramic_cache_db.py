@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from scorer_core import db
-from scorer_core.ceramic_cache.rows import CacheRow
+from scorer_core.cache_rows import CacheRow
 from scorer_core.db.ceramic_cache import CacheState, delete_stamps, replace_stamps, visible_stamps
 from scorer_core.settings import get_settings
 from tools import seed

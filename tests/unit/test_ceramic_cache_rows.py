@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scorer_core.ceramic_cache.rows import (
+from scorer_core.cache_rows import (
     MAX_BULK_CACHE_SIZE,
     SOURCE_APP_PASSPORT,
     InvalidCacheItem,

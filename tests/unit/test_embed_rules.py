@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from handlers.routes import UnknownRoute, module_for_path
-from scorer_core.ceramic_cache.rows import InvalidCacheItem
+from scorer_core.cache_rows import InvalidCacheItem
 from scorer_core.embed.addresses import is_address, to_checksum_address
 from scorer_core.embed.outcome import EmbedError, as_embed_error, error_body
 from scorer_core.embed.payload import parse_payload, stamp_providers

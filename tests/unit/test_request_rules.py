@@ -1,10 +1,10 @@
 import pytest
 
+from scorer_core.pipeline.address import is_valid_address
 from scorer_core.pipeline.community import as_community_id
 from scorer_core.pipeline.credentials import latest_per_provider
 from scorer_core.v2.request import (
     demo_scorer_substitute,
-    is_valid_address,
     parse_body,
     path_arguments,
 )

@@ -1,7 +1,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-from scorer_core.db.ceramic_cache import CachedStamp
+from scorer_core.models import CachedStamp
 from scorer_core.responses.points import PointsFacts, points_objects
 from scorer_core.responses.stamps import (
     score_body,
