@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ class _Call:
 
     dry_run: bool
     outcome: EmbedOutcome | None = None
+    success_headers: dict[str, str] | None = None
 
 
 # One router serves the three resolvers; the call travels beside them rather than in one resolver's context.
@@ -63,6 +65,10 @@ _call: ContextVar[_Call] = ContextVar("embed_call")
 def validate_api_key() -> Response[str]:
     from scorer_core.embed.validate_api_key import validate_api_key
 
+    # Agreed deviation 12 answers keys the reference refused (401, with the four headers) with a 200: that 200
+    # keeps the four headers, so a key's answer differs only in status and body. Save and score successes keep
+    # the reference's bare Content-Type.
+    _call.get().success_headers = RESPONSE_HEADERS
     return _answered(validate_api_key(_request()))
 
 
@@ -157,13 +163,15 @@ def _serve(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple[dict[
             "score_error": outcome.score_error,
         },
     )
-    return envelope(event, outcome), outcome
+    return envelope(event, outcome, call.success_headers or SUCCESS_HEADERS), outcome
 
 
-def envelope(event: dict[str, Any], outcome: EmbedOutcome) -> dict[str, Any]:
-    """Success: exactly ``statusCode``, ``headers`` (``Content-Type``) and ``body``; errors: the full envelope."""
+def envelope(
+    event: dict[str, Any], outcome: EmbedOutcome, success_headers: Mapping[str, str] = SUCCESS_HEADERS
+) -> dict[str, Any]:
+    """Success: exactly ``statusCode``, ``headers`` and ``body``; errors: the full envelope."""
     if outcome.ok:
-        return {"statusCode": outcome.status, "headers": dict(SUCCESS_HEADERS), "body": outcome.body}
+        return {"statusCode": outcome.status, "headers": dict(success_headers), "body": outcome.body}
     return http_response(event, outcome.status, outcome.body, outcome.description, headers=RESPONSE_HEADERS)
 
 

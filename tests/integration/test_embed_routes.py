@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from handlers.envelope import RESPONSE_HEADERS
 from scorer_core import db
 from tools import seed
 
@@ -70,7 +71,8 @@ def test_a_good_sha256_key_answers_its_embed_tier_and_writes_nothing(world: Worl
     before = state(world)
     status, body, raw = call(SHAPES[shape]("GET", VALIDATE, headers={"x-api-key": key}))
     assert (status, body) == (200, {"embed_rate_limit": "1000/15m"})
-    assert raw == {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": raw["body"]}
+    # The embed success envelope (three keys), with the four headers its 401 carries (agreed deviation 12).
+    assert raw == {"statusCode": 200, "headers": RESPONSE_HEADERS, "body": raw["body"]}
     assert raw["body"] == '{"embed_rate_limit":"1000/15m"}'
     assert state(world) == before
 
