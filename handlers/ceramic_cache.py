@@ -151,7 +151,7 @@ def _serve_event(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry keys and JWTs
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response, answer = _serve_event(event, context, dry_run=False)

@@ -176,7 +176,7 @@ def envelope(
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry keys and JWTs
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response, outcome = _serve(event, context, dry_run=False)

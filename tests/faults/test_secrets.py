@@ -130,3 +130,46 @@ def test_log_event_setting_never_logs_the_api_key(world: World) -> None:
     assert "STATUS 200" in done.stdout, done.stderr
     assert "score request" in done.stdout
     assert world.key.split(".", 1)[1] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "path", "header"),
+    [
+        ("handlers.embed", "/internal/embed/validate-api-key", "x-api-key"),
+        ("handlers.ceramic_cache", "/ceramic-cache/weights", "authorization"),
+    ],
+)
+def test_log_event_setting_never_logs_a_credential_on_other_routes(
+    world: World, module: str, path: str, header: str
+) -> None:
+    """The embed and ceramic-cache handlers ignore POWERTOOLS_LOGGER_LOG_EVENT too (keys and JWTs)."""
+    secret = "Bearer never-in-a-log-0123456789" if header == "authorization" else world.key
+    event = {
+        "requestContext": {"elb": {"targetGroupArn": "arn"}},
+        "httpMethod": "GET",
+        "path": path,
+        "headers": {header: secret},
+        "queryStringParameters": {},
+        "body": "",
+        "isBase64Encoded": False,
+    }
+    script = (
+        "import json, sys, importlib\n"
+        f"handler = importlib.import_module({module!r}).handler\n"
+        "from tools.lambda_context import LambdaContext\n"
+        "response = handler(json.loads(sys.stdin.read()), LambdaContext())\n"
+        "print('STATUS', response['statusCode'])\n"
+    )
+    env = {**os.environ, "POWERTOOLS_LOGGER_LOG_EVENT": "true", "DATABASE_URL": world.url}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+        check=False,
+    )
+    assert "STATUS" in done.stdout, done.stderr
+    assert secret.split(" ")[-1].split(".")[-1] not in done.stdout + done.stderr
