@@ -235,6 +235,7 @@ def test_the_secret_path(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert database == (secret["dbname"],)
 
 
+@pytest.mark.direct_only("counts the server connections a process opens; a proxy keeps its own open")
 def test_import_creates_no_pool_and_no_connection(dsn: str) -> None:
     """Importing the module (as a Lambda cold start does) opens nothing; the first unit of work does."""
     child_code = (

@@ -18,7 +18,12 @@ def test_missing_key_is_401_and_writes_nothing(world: World) -> None:
     response = world.score(new_address(), headers={})
     assert response.status == 401
     assert response.raw["body"] == '{"error": "Invalid API Key."}'
-    assert set(response.raw) == {"statusCode", "isBase64Encoded", "headers", "body"}  # API Gateway's keys only
+    assert set(response.raw) == {
+        "statusCode",
+        "isBase64Encoded",
+        "headers",
+        "body",
+    }  # API Gateway's keys only
     assert world.count("registry_passport") == 0
     assert world.count("account_accountapikeyanalytics") == 0
 
