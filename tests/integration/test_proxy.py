@@ -58,17 +58,18 @@ def dbname(world: World) -> str:
 
 
 def assert_nothing_left(proxy: pgproxy.PgBouncer, world: World) -> int:
-    """The single server connection holds no session state, and no backend of the database is mid-transaction."""
+    """The one server connection holds no session state, and no backend of the database is mid-transaction."""
     db.close_pool()  # the service's clients go away; the server connection stays in PgBouncer's pool
     [server] = proxy.servers(dbname(world))
     leftovers = pgproxy.server_leftovers(proxy, world.url, db.APPLICATION_NAME)
     assert leftovers == {server["remote_pid"]: {}}
     with psycopg.connect(world.url, autocommit=True) as direct:
         assert direct.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
-        states = direct.execute(
-            "SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        busy = direct.execute(
+            "SELECT pid, state FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
         ).fetchall()
-    assert states == [("idle",)]
+    assert busy == []
     return int(server["remote_pid"])
 
 
