@@ -411,6 +411,7 @@ def summarize(
     ok = len(records) - sum(errors.values())
     xacts = _delta(stats_before, stats_after, "total_xact_count")
     wait_us = _delta(stats_before, stats_after, "total_wait_time")
+    xact_us = _delta(stats_before, stats_after, "total_xact_time")
     return {
         "mode": mode.name,
         "mode_label": mode.label,
@@ -431,6 +432,8 @@ def summarize(
         "lifo_retries": sum(max(0, int(record["lifo_attempts"]) - 1) for record in records),
         "proxy_transactions": xacts,
         "proxy_wait_mean_ms": (wait_us / xacts / 1000) if xacts and wait_us is not None else None,
+        # How long a transaction held its server connection: what M server connections must carry.
+        "proxy_transaction_mean_ms": (xact_us / xacts / 1000) if xacts and xact_us is not None else None,
         "peaks": peaks,
         "leftover_backends": {str(pid): found for pid, found in leftovers.items() if found},
         "inspected_backends": len(leftovers),

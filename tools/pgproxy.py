@@ -247,9 +247,15 @@ log_disconnections = 0
                 os.chown(path, owner.pw_uid, owner.pw_gid)
 
     def _owner(self) -> pwd.struct_passwd | None:
-        """PgBouncer refuses to run as root: as root, it runs as ``postgres`` (or ``nobody``)."""
+        """PgBouncer refuses to run as root. As root, it runs as the owner of the upstream's socket directory
+        (the embedded server's user can reach its socket), else as ``postgres`` (or ``nobody``)."""
         if os.geteuid() != 0:
             return None
+        host = str(self.upstream.get("host") or "")
+        if host.startswith("/") and os.path.isdir(host):
+            owner = os.stat(host).st_uid
+            if owner != 0:
+                return pwd.getpwuid(owner)
         for name in ("postgres", "nobody"):
             try:
                 return pwd.getpwnam(name)
