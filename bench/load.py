@@ -456,7 +456,7 @@ def table(results: dict[str, Any]) -> str:
     """The runs as a Markdown table (times in ms), then the error kinds of each run that had any."""
     header = (
         "| mode | envs | start | answered | errors | ok req/s | p50 | p95 | p99 | max | conn wait p99 / max "
-        "| proxy wait mean / max | LIFO retries | server conns open / active | leftovers |"
+        "| proxy wait mean / max | server held per tx | LIFO retries | server conns open / active | leftovers |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     notes = []
@@ -478,7 +478,7 @@ def table(results: dict[str, Any]) -> str:
             f"| {r['mode']} | {r['envs']} | {r['start']} | {r['requests']}/{r['expected']} | {error_count} "
             f"| {_fmt(r['ok_per_s'])} | {_fmt(latency['p50'])} | {_fmt(latency['p95'])} | {_fmt(latency['p99'])} "
             f"| {_fmt(latency['max'], 0)} | {_fmt(connect['p99'])} / {_fmt(connect['max'], 0)} | {proxy_wait} "
-            f"| {r['lifo_retries']} | {servers} | {leftovers} |"
+            f"| {_fmt(r.get('proxy_transaction_mean_ms'))} | {r['lifo_retries']} | {servers} | {leftovers} |"
         )
         kinds = {**r["errors"], **{f"warm-up: {k}": v for k, v in r["warmup_errors"].items()}}
         if kinds or r["crashed_environments"]:
