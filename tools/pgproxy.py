@@ -140,18 +140,6 @@ class PgBouncer:
                 process.wait()
         self._cleanup()
 
-    def reconfigure(self, **changes: Any) -> None:
-        """Apply new settings to the running instance (config rewritten, then ``RELOAD``)."""
-        from dataclasses import replace
-
-        self.settings = replace(self.settings, **changes)
-        self._write_config()
-        self.admin("RELOAD")
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     # -- addresses --------------------------------------------------------------------------------------
 
     def dsn_through(self, dsn: str) -> str:
