@@ -162,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     plan = replace(plan, **overrides)
-    results = run(plan, python=args.python, keep=args.keep)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"load-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    results = run(plan, python=args.python, keep=args.keep, progress=path.with_suffix(".partial.json"))
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    path.with_suffix(".partial.json").unlink(missing_ok=True)
     print(table(results))
     print()
     print(targets(results))
@@ -197,7 +198,8 @@ def _step(message: str) -> None:
     print(f"- {message}", file=sys.stderr, flush=True)
 
 
-def run(plan: LoadPlan, *, python: str, keep: bool) -> dict[str, Any]:
+def run(plan: LoadPlan, *, python: str, keep: bool, progress: Path | None = None) -> dict[str, Any]:
+    """Every run of the plan; after each one, the runs so far are written to ``progress`` when given."""
     from bench import dataset
     from tools import localdb
 
@@ -225,6 +227,8 @@ def run(plan: LoadPlan, *, python: str, keep: bool) -> dict[str, Any]:
                     )
                     reset_shared(dsn, data.throughput_scorer_id, shared[:envs])
                     runs.append(run_one(plan, mode, envs, warm, python, dsn, data, own, shared, Path(tmp)))
+                    if progress is not None:
+                        progress.write_text(json.dumps({"plan": asdict(plan), "runs": runs}, default=str))
     finally:
         if keep:
             _step(f"kept database: {dsn}")
