@@ -68,6 +68,7 @@ class Sample:
     analytics: float | None
     status: int
     body: str
+    lifo_attempts: int = 0
 
     @property
     def other(self) -> float:
@@ -105,6 +106,7 @@ class TimedHandler:
             analytics=parts.get("analytics"),
             status=int(response["statusCode"]),
             body=str(response.get("body", "")),
+            lifo_attempts=int(parts.get("lifo_attempts", 0)),
         )
 
     def _wrap_handle(self, service: Any) -> None:
@@ -116,6 +118,7 @@ class TimedHandler:
             if timings is not None:
                 self._parts["verify"] = float(timings.verification_ms)
                 self._parts["database"] = float(timings.database_ms)
+            self._parts["lifo_attempts"] = float(getattr(outcome, "lifo_attempts", 0))
             return outcome
 
         service.handle = timed_handle

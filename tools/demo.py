@@ -10,6 +10,7 @@ the same on every machine; it is left running, and the data kept, so a second ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib.util
 import json
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reset", action="store_true", help="drop and recreate the demo database first")
     parser.add_argument("--stop", action="store_true", help="stop the embedded PostgreSQL and exit")
     parser.add_argument("--logs", action="store_true", help="show the handler's JSON logs and metrics")
+    parser.add_argument(
+        "--via-proxy",
+        action="store_true",
+        help="go through PgBouncer in transaction pooling mode, as through RDS Proxy (needs pgbouncer)",
+    )
     args = parser.parse_args(argv)
     if args.stop:
         stop_embedded_server()
@@ -63,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     dsn = prepare_database(reset=args.reset)
     demo = load_demo_data(dsn)
+    with contextlib.ExitStack() as stack:
+        if args.via_proxy:
+            from tools import localdb, pgproxy
+
+            proxy = stack.enter_context(pgproxy.PgBouncer(localdb.admin_dsn()))
+            step(f"PgBouncer (transaction pooling) on 127.0.0.1:{proxy.port}")
+            dsn = proxy.dsn_through(dsn)
+        return score_demo(args, dsn, demo, started)
+
+
+def score_demo(args: argparse.Namespace, dsn: str, demo: DemoData, started: float) -> int:
     configure_environment(dsn, demo.issuer_did, quiet=not args.logs)
     scorer_id = args.scorer_id or str(demo.community_id)
     address = args.address or demo.address

@@ -141,6 +141,10 @@ def test_a_long_idle_connection_is_checked_at_checkout(dsn: str, monkeypatch: py
     assert len(attempts) == 1, "the check replaced the dead connection before the work ran"
 
 
+@pytest.mark.direct_only(
+    "kills its own server backend mid-transaction; a proxy may answer that with an error and keep the client"
+    " connection open, which is not the dead client connection this test retries"
+)
 def test_only_one_retry(dsn: str) -> None:
     attempts: list[int] = []
 
@@ -236,6 +240,7 @@ def test_the_secret_path(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert database == (secret["dbname"],)
 
 
+@pytest.mark.direct_only("counts the server connections a process opens; a proxy keeps its own open")
 def test_import_creates_no_pool_and_no_connection(dsn: str) -> None:
     """Importing the module (as a Lambda cold start does) opens nothing; the first unit of work does."""
     child_code = (
