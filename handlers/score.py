@@ -105,4 +105,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=outcome.lifo_attempts - 1)
     if outcome.rate_limit_failed_open:
         metrics.add_metric(name="RateLimitFailOpen", unit=MetricUnit.Count, value=1)
+    if outcome.database_unavailable:  # unreachable, or the proxy's borrow timed out: size the proxy
+        metrics.add_metric(name="DatabaseUnavailable", unit=MetricUnit.Count, value=1)
     return response

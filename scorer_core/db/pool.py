@@ -113,11 +113,17 @@ def _run_with_retry(
     epilogue: Epilogue[T] | None,
     give_way_ms: int | None = None,
 ) -> T:
+    started = time.monotonic()
     try:
         return _run_once(
             work, autocommit=autocommit, commit=commit, epilogue=epilogue, give_way_ms=give_way_ms
         )
     except DeadConnection as dead:
+        if time.monotonic() - started >= get_settings().db_connect_timeout:
+            # Not a stale connection but a wait that already used up the connect timeout (a proxy's borrow
+            # timeout, an outage): a second attempt would only double it.
+            assert dead.__cause__ is not None
+            raise dead.__cause__ from None
         logger.warning("database connection lost before commit, retrying once: %s", dead.__cause__)
         # On a connection known to be alive: a new one. The idle ones may have died with it (a failover
         # terminates every backend), so they go too.

@@ -60,6 +60,8 @@ class Outcome:
     score_error: str | None = None
     lifo_attempts: int = 0
     rate_limit_failed_open: bool = False
+    database_unavailable: bool = False
+    """The database (or the proxy in front of it) could not be reached or gave no connection in time."""
     timings: Timings = field(default_factory=Timings)
 
 
@@ -83,11 +85,12 @@ def handle(request: ScoreRequest, *, dry_run: bool = False, settings: Settings |
         log.exception("score request failed")
         error = as_request_error(exc)
         outcome = Outcome(error.status, serialization.error_body(error.message), error.description)
+        outcome.database_unavailable = _database_unavailable(exc)
         # The transaction rolled back, and the analytics row with it: write it on its own. Not when the
         # database itself failed: unreachable, the write would wait on it once more; lost after COMMIT was sent,
         # the row that travelled with the COMMIT may already be written.
         row = _analytics(request, trace, outcome)
-        if row is not None and not _database_unavailable(exc):
+        if row is not None and not outcome.database_unavailable:
             _record_analytics(row)
     outcome.timings = timings
     return outcome

@@ -202,7 +202,10 @@ def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def test_a_borrow_timeout_is_a_clear_error_and_writes_nothing(
-    world: World, service_proxy: Factory, caplog: pytest.LogCaptureFixture
+    world: World,
+    service_proxy: Factory,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every server connection is busy for longer than the proxy lets a client wait (RDS Proxy's
     ConnectionBorrowTimeout): the request fails with the driver's error, and no row of it is written."""
@@ -212,11 +215,14 @@ def test_a_borrow_timeout_is_a_clear_error_and_writes_nothing(
     with psycopg.connect(proxy.dsn_through(world.url), autocommit=True, prepare_threshold=None) as hog:
         hog.execute("BEGIN")
         hog.execute("SELECT 1")  # holds the only server connection until it ends its transaction
+        capsys.readouterr()
         response = world.score(address)
+        metrics = capsys.readouterr().out
         hog.execute("ROLLBACK")
     assert response.status == 500
     assert response.body == {"error": "DB Error: OperationalError"}
     assert "query_wait_timeout" in caplog.text
+    assert '"DatabaseUnavailable"' in metrics  # counted, so an operator sees the proxy is too small
     for table in ("registry_passport", "registry_score", "registry_stamp", "account_accountapikeyanalytics"):
         assert world.count(table) == 0, table
     assert world.score(address).status == 200  # the proxy serves again once the connection is free
