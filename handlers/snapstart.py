@@ -21,7 +21,7 @@ from scorer_core import db
 from scorer_core.settings import get_settings
 
 # Imported on first use by the core; loaded ahead of the snapshot instead.
-WARM_IMPORTS = ("psycopg", "psycopg_pool", "didkit")
+WARM_IMPORTS = ("psycopg", "didkit")
 
 _registered = False
 
