@@ -63,6 +63,9 @@ def score() -> int:
     return status
 
 
+@pytest.mark.direct_only(
+    "tells connections apart by server backend pid, which a proxy shares between clients"
+)
 def test_hooks_close_the_pool_and_the_restored_environment_reconnects(demo_env: str) -> None:
     import snapshot_restore_py
     from awslambdaric import lambda_runtime_hooks_runner
