@@ -33,11 +33,11 @@ class ConnectionClock:
     """Time spent in the service's pool creation and checkout, wrapped around ``scorer_core.db``."""
 
     def __init__(self) -> None:
-        from scorer_core import db
+        from scorer_core.db import pool
 
         self.ms = 0.0
-        self._wrap(db, "_get_pool")
-        self._wrap(db, "_checkout")
+        self._wrap(pool, "_get_pool")
+        self._wrap(pool, "_checkout")
 
     def _wrap(self, module: Any, name: str) -> None:
         original: Callable[..., Any] = getattr(module, name)
