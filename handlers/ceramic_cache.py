@@ -21,11 +21,11 @@ from aws_lambda_powertools.event_handler.api_gateway import (
     APIGatewayRestResolver,
     Response,
 )
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from handlers import startup
 from handlers.envelope import RESPONSE_HEADERS, event_fields, http_response, is_alb
+from handlers.request_metrics import record_request
 from scorer_core.ceramic_cache import bulk, score, stamps, weights
 from scorer_core.ceramic_cache.request import Answer, CacheRequest
 from scorer_core.responses.serialization import error_body
@@ -155,13 +155,11 @@ def _serve_event(event: dict[str, Any], context: Any, *, dry_run: bool) -> tuple
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response, answer = _serve_event(event, context, dry_run=False)
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Status{answer.status // 100}XX", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    record_request(
+        metrics,
+        started=started,
+        status=answer.status,
+        score_error=answer.score_error,
+        lifo_attempts=answer.lifo_attempts,
     )
-    if answer.score_error is not None:
-        metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
-    if answer.lifo_attempts > 1:
-        metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=answer.lifo_attempts - 1)
     return response

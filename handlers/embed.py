@@ -30,10 +30,10 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
-from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import startup
 from handlers.envelope import RESPONSE_HEADERS, event_fields, http_response, is_alb
+from handlers.request_metrics import record_request
 from scorer_core.embed.outcome import GENERIC_MESSAGE, EmbedOutcome, error_body
 from scorer_core.embed.request import EmbedRequest
 
@@ -180,13 +180,11 @@ def envelope(
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response, outcome = _serve(event, context, dry_run=False)
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Status{outcome.status // 100}XX", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    record_request(
+        metrics,
+        started=started,
+        status=outcome.status,
+        score_error=outcome.score_error,
+        lifo_attempts=outcome.lifo_attempts,
     )
-    if outcome.score_error is not None:
-        metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
-    if outcome.lifo_attempts > 1:
-        metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=outcome.lifo_attempts - 1)
     return response

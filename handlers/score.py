@@ -11,10 +11,10 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import startup
 from handlers.envelope import event_fields, header_map, http_response
+from handlers.request_metrics import record_request
 from scorer_core.responses.serialization import error_body
 from scorer_core.v2 import service
 from scorer_core.v2.request import MISSING, ScoreRequest
@@ -94,17 +94,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.exception("score handler failed")
         outcome = service.Outcome(500, error_body("An error has occurred"), "An error has occurred")
         response = to_response(event, outcome)
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Status{outcome.status // 100}XX", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    record_request(
+        metrics,
+        started=started,
+        status=outcome.status,
+        score_error=outcome.score_error,
+        lifo_attempts=outcome.lifo_attempts,
+        rate_limit_failed_open=outcome.rate_limit_failed_open,
+        database_unavailable=outcome.database_unavailable,
     )
-    if outcome.score_error is not None:
-        metrics.add_metric(name="ScoreErrors", unit=MetricUnit.Count, value=1)
-    if outcome.lifo_attempts > 1:
-        metrics.add_metric(name="LifoRetries", unit=MetricUnit.Count, value=outcome.lifo_attempts - 1)
-    if outcome.rate_limit_failed_open:
-        metrics.add_metric(name="RateLimitFailOpen", unit=MetricUnit.Count, value=1)
-    if outcome.database_unavailable:  # unreachable, or the proxy's borrow timed out: size the proxy
-        metrics.add_metric(name="DatabaseUnavailable", unit=MetricUnit.Count, value=1)
     return response
