@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from scorer_core.cache_rows import CacheRow, duplicate_providers
 from scorer_core.db.instants import readable
+from scorer_core.db.passports import LOCK_PASSPORT
 from scorer_core.db.pool import recover
 from scorer_core.models import CachedStamp
 
@@ -63,22 +64,6 @@ SELECT 1, %(address)s, r.provider, r.stamp, r.proof_value, %(now)s, %(now)s, NUL
        r.issuance_date, r.expiration_date, r.source_app, r.source_scorer_id
 FROM jsonb_to_recordset(%(rows)s) AS r(provider text, stamp jsonb, proof_value text, issuance_date timestamptz,
                                        expiration_date timestamptz, source_app integer, source_scorer_id bigint)
-"""
-
-# Get or create the passport of (address, community) and lock it: every request of the ceramic-cache and embed
-# routes that writes the cache or scores takes it first, so writers and scorers of one address and community
-# run one after the other and each sees what the previous one committed. Empty when a concurrent request
-# created the row first; the caller runs it again.
-_LOCK_PASSPORT = """
-WITH found AS (
-    SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community)s FOR UPDATE
-), created AS (
-    INSERT INTO registry_passport (address, community_id, requires_calculation)
-    SELECT %(address)s, %(community)s, NULL WHERE NOT EXISTS (SELECT 1 FROM found)
-    ON CONFLICT (address, community_id) DO NOTHING
-    RETURNING id
-)
-SELECT id FROM found UNION ALL SELECT id FROM created
 """
 
 
@@ -159,7 +144,7 @@ def fetch_visible_stamps(cursor: psycopg.Cursor[Any]) -> list[CachedStamp]:
 def lock_passport(conn: Conn, address: str, community_id: int) -> None:
     """Take the passport lock of (address, community) on its own (scorers that write no cache)."""
     for _ in range(3):
-        if conn.execute(_LOCK_PASSPORT, {"address": address, "community": community_id}).fetchone():
+        if conn.execute(LOCK_PASSPORT, {"address": address, "community": community_id}).fetchone():
             return
     raise RuntimeError("could not get or create the passport row")
 
@@ -173,7 +158,7 @@ def locked_scoring_rows(
     are either all seen or not yet written.
     """
     for _ in range(3):
-        lock = conn.execute(_LOCK_PASSPORT, {"address": address, "community": community_id})
+        lock = conn.execute(LOCK_PASSPORT, {"address": address, "community": community_id})
         listed = queue_visible_stamps(conn, address) if with_list else None
         scoring = conn.execute(VISIBLE_STAMPS_FOR_SCORING, (address,))
         if lock.fetchone() is not None:
@@ -237,7 +222,7 @@ def _write(
 ) -> CacheState:
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         lock = (
-            conn.execute(_LOCK_PASSPORT, {"address": address, "community": lock_community_id})
+            conn.execute(LOCK_PASSPORT, {"address": address, "community": lock_community_id})
             if lock_community_id is not None
             else None
         )

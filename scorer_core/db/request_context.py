@@ -13,6 +13,7 @@ from scorer_core.auth.api_keys import StoredApiKey
 from scorer_core.db.api_keys import API_KEY_BY_PREFIX
 from scorer_core.db.ceramic_cache import VISIBLE_STAMPS_FOR_SCORING
 from scorer_core.db.communities import COMMUNITIES_FOR_KEY, COMMUNITIES_OF_OWNER, community_from_row
+from scorer_core.db.passports import LOCK_PASSPORT_IF_COMMUNITY
 from scorer_core.models import Community
 
 Conn = psycopg.Connection[Any]
@@ -46,24 +47,6 @@ def load_request_context(
     )
 
 
-# The passport lock of the ceramic-cache and embed routes (see ``db.ceramic_cache``), taken only when the
-# community exists, so that a request for an unknown community still reaches its own 400 rather than a
-# foreign-key error. Empty when there is no such community, or when a concurrent request created the row
-# first (then the caller takes the lock again).
-_LOCK_PASSPORT_IF_COMMUNITY = """
-WITH found AS (
-    SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community)s FOR UPDATE
-), created AS (
-    INSERT INTO registry_passport (address, community_id, requires_calculation)
-    SELECT %(address)s, c.id, NULL FROM account_community c
-    WHERE c.id = %(community)s AND NOT EXISTS (SELECT 1 FROM found)
-    ON CONFLICT (address, community_id) DO NOTHING
-    RETURNING id
-)
-SELECT id FROM found UNION ALL SELECT id FROM created
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class OwnerContext:
     """The candidate communities within the owner of a community id, and the address's cached credentials."""
@@ -82,7 +65,7 @@ def queue_owner_context(
     """
     community_cur = conn.execute(COMMUNITIES_OF_OWNER, {"id": community_id, "external_id": external_id})
     lock_cur = (
-        conn.execute(_LOCK_PASSPORT_IF_COMMUNITY, {"address": address, "community": community_id})
+        conn.execute(LOCK_PASSPORT_IF_COMMUNITY, {"address": address, "community": community_id})
         if community_id is not None
         else None
     )

@@ -15,6 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from scorer_core.db.instants import clamp, readable
+from scorer_core.db.passports import locked_passport_ctes
 from scorer_core.db.pool import recover
 from scorer_core.models import (
     HashLink,
@@ -28,18 +29,11 @@ from scorer_core.models import (
 
 Conn = psycopg.Connection[Any]
 
-# Get-or-create the passport (locked, so concurrent requests for one address run one after the other) and its
-# score, without burning identity values on re-scores. A concurrent first insert leaves both CTEs empty; the
-# caller then simply runs the statement again, which sees the committed row.
-_PASSPORT_AND_SCORE = """
-WITH found AS (
-    SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community)s FOR UPDATE
-), created AS (
-    INSERT INTO registry_passport (address, community_id, requires_calculation)
-    SELECT %(address)s, %(community)s, NULL WHERE NOT EXISTS (SELECT 1 FROM found)
-    ON CONFLICT (address, community_id) DO NOTHING
-    RETURNING id
-), passport AS (
+# The locked passport (``db.passports``) and its score, got or created without burning identity values on
+# re-scores. A concurrent first insert leaves the result empty; the caller runs the statement again.
+_PASSPORT_AND_SCORE = (
+    locked_passport_ctes()
+    + """, passport AS (
     SELECT id FROM found UNION ALL SELECT id FROM created
 ), score_found AS (
     SELECT s.id FROM registry_score s JOIN passport p ON s.passport_id = p.id
@@ -53,6 +47,7 @@ WITH found AS (
 )
 SELECT p.id, (SELECT id FROM score_found UNION ALL SELECT id FROM score_created LIMIT 1) FROM passport p
 """
+)
 
 _HASH_LINKS = f"""
 SELECT id, hash, address, {readable("expires_at")} FROM registry_hashscorerlink

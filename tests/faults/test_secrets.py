@@ -105,18 +105,17 @@ def test_a_debug_root_logger_never_logs_the_database_password(
     assert PASSWORD not in caplog.text
 
 
-def test_log_event_setting_never_logs_the_api_key(world: World) -> None:
-    """The setting is read when the handler module is imported, so a fresh interpreter serves one request."""
-    address = new_address()
-    event = rest_event(f"/v2/stamps/{world.community_id}/score/{address}", {"x-api-key": world.key})
+def _serve_with_event_logging(module: str, event: dict[str, Any], database_url: str) -> tuple[str, str]:
+    """One request in a fresh interpreter with POWERTOOLS_LOGGER_LOG_EVENT on (the setting is read when the
+    handler module is imported); stdout then stderr."""
     script = (
-        "import json, sys\n"
-        "from handlers.score import handler\n"
+        "import json, sys, importlib\n"
+        f"handler = importlib.import_module({module!r}).handler\n"
         "from tools.lambda_context import LambdaContext\n"
         "response = handler(json.loads(sys.stdin.read()), LambdaContext())\n"
         "print('STATUS', response['statusCode'])\n"
     )
-    env = {**os.environ, "POWERTOOLS_LOGGER_LOG_EVENT": "true", "DATABASE_URL": world.url}
+    env = {**os.environ, "POWERTOOLS_LOGGER_LOG_EVENT": "true", "DATABASE_URL": database_url}
     done = subprocess.run(
         [sys.executable, "-c", script],
         input=json.dumps(event),
@@ -127,9 +126,17 @@ def test_log_event_setting_never_logs_the_api_key(world: World) -> None:
         timeout=120,
         check=False,
     )
-    assert "STATUS 200" in done.stdout, done.stderr
-    assert "score request" in done.stdout
-    assert world.key.split(".", 1)[1] not in done.stdout + done.stderr
+    return done.stdout, done.stderr
+
+
+def test_log_event_setting_never_logs_the_api_key(world: World) -> None:
+    """The setting is read when the handler module is imported, so a fresh interpreter serves one request."""
+    address = new_address()
+    event = rest_event(f"/v2/stamps/{world.community_id}/score/{address}", {"x-api-key": world.key})
+    stdout, stderr = _serve_with_event_logging("handlers.score", event, world.url)
+    assert "STATUS 200" in stdout, stderr
+    assert "score request" in stdout
+    assert world.key.split(".", 1)[1] not in stdout + stderr
 
 
 @pytest.mark.parametrize(
@@ -153,23 +160,6 @@ def test_log_event_setting_never_logs_a_credential_on_other_routes(
         "body": "",
         "isBase64Encoded": False,
     }
-    script = (
-        "import json, sys, importlib\n"
-        f"handler = importlib.import_module({module!r}).handler\n"
-        "from tools.lambda_context import LambdaContext\n"
-        "response = handler(json.loads(sys.stdin.read()), LambdaContext())\n"
-        "print('STATUS', response['statusCode'])\n"
-    )
-    env = {**os.environ, "POWERTOOLS_LOGGER_LOG_EVENT": "true", "DATABASE_URL": world.url}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        timeout=120,
-        check=False,
-    )
-    assert "STATUS" in done.stdout, done.stderr
-    assert secret.split(" ")[-1].split(".")[-1] not in done.stdout + done.stderr
+    stdout, stderr = _serve_with_event_logging(module, event, world.url)
+    assert "STATUS" in stdout, stderr
+    assert secret.split(" ")[-1].split(".")[-1] not in stdout + stderr
